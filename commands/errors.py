@@ -1,0 +1,92 @@
+"""The one place where failures become a line on stderr and Docker's exit code.
+
+* library errors (:class:`pynerd.errors.PynerdError`): ``Error: <message>``, their exit code;
+* usage errors (bad flag, unknown command, bad value): one line, exit 125 (click says 2);
+* anything unexpected: one line, exit 125; the traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import typer
+
+USAGE_EXIT = 125
+
+
+class UnknownCommand(typer.TyperException):
+    exit_code = USAGE_EXIT
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"'{name}' is not a pynerd command. See 'pynerd --help'")
+        self.name = name
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    if os.environ.get("PYNERD_DEBUG", "").lower() in ("1", "true", "yes", "on"):
+        return True
+    from pynerd_cli.main import COMMANDS
+
+    for arg in argv:
+        if arg in COMMANDS:
+            return False
+        if arg in ("-D", "--debug"):
+            return True
+    return False
+
+
+def _usage_message(e: Any) -> str:
+    kind = type(e).__name__
+    if kind == "NoSuchOption":
+        return f"unknown flag: {e.option_name}"
+    message: str = e.format_message()
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None and kind != "UnknownCommand":
+        message += f"\nSee '{ctx.command_path} --help'."
+    return message
+
+
+def run(app: typer.Typer, argv: list[str]) -> int:
+    """Run the command tree on ``argv`` and return the process exit code."""
+    from pynerd.errors import PynerdError
+
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="pynerd", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
+    except PynerdError as e:
+        if _debug_requested(argv):
+            import traceback
+
+            traceback.print_exc()
+        _error(e.message)
+        return e.exit_code
+    except typer.TyperException as e:  # click's usage and parameter errors
+        _error(_usage_message(e))
+        return USAGE_EXIT
+    except typer.Abort:
+        _error("aborted")
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `pynerd ps | head -1`): quiet, like Docker.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        except OSError:
+            pass
+        return 141
+    except Exception as e:  # noqa: BLE001 - the last line of defence
+        if _debug_requested(argv):
+            import traceback
+
+            traceback.print_exc()
+        _error(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)
+        return USAGE_EXIT
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.flush()

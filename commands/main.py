@@ -1,0 +1,155 @@
+"""Entry point: the root command, global options and lazy loading of subcommands.
+
+Subcommand modules are imported only when their command runs (or when its own
+help is asked for), so ``pynerd ps`` never pays for the modules of ``pull`` or
+``run``. The table below is therefore the single list of commands, with their
+one-line help, so ``pynerd --help`` can be printed without importing any.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from pynerd_cli.context import GlobalOptions
+
+# name -> (module, attribute, section, short help). Sections follow Docker's --help.
+COMMON = "Common Commands"
+MANAGEMENT = "Management Commands"
+OTHER = "Commands"
+COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "ps": ("ps", "ps", COMMON, "List containers"),
+    "version": ("version", "version", COMMON, "Show the pynerd version information"),
+    "info": ("info", "info", COMMON, "Display system-wide information"),
+    "container": ("container", "app", MANAGEMENT, "Manage containers"),
+    "system": ("system", "app", MANAGEMENT, "Manage pynerd"),
+}
+SECTIONS = (COMMON, MANAGEMENT, OTHER)
+
+
+def load_command(name: str) -> Any:
+    """Import the module behind ``name`` and return its click command."""
+    import importlib
+
+    module_name, attr, _, _ = COMMANDS[name]
+    module = importlib.import_module(f"pynerd_cli.{module_name}")
+    obj = getattr(module, attr)
+    if isinstance(obj, typer.Typer):
+        return typer.main.get_command(obj)
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)
+    single.command(name, help=COMMANDS[name][3], context_settings=CONTEXT)(obj)
+    return typer.main.get_command(single)
+
+
+class LazyGroup(TyperGroup):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        return load_command(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name = args[0]
+        if name not in COMMANDS:
+            from pynerd_cli.errors import UnknownCommand
+
+            raise UnknownCommand(name)
+        return name, self.get_command(ctx, name), args[1:]
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        formatter.write(root_help())
+
+
+def root_help() -> str:
+    lines = ["", "Usage:  pynerd [OPTIONS] COMMAND", "",
+             "A daemonless, Docker-compatible container CLI", ""]
+    width = max(len(n) for n in COMMANDS) + 2
+    for section in SECTIONS:
+        names = [n for n, spec in COMMANDS.items() if spec[2] == section]
+        if not names:
+            continue
+        lines.append(f"{section}:")
+        lines += [f"  {n:<{width}}{COMMANDS[n][3]}" for n in names]
+        lines.append("")
+    lines.append("Global Options:")
+    lines += [f"  {flag:<28}{text}" for flag, text in GLOBAL_OPTION_HELP]
+    lines += ["", "Run 'pynerd COMMAND --help' for more information on a command.", ""]
+    return "\n".join(lines)
+
+
+GLOBAL_OPTION_HELP = (
+    ("--data-root string", "Persistent state directory (default \"/var/lib/pynerd\")"),
+    ("--run-root string", "Runtime state directory (default \"/run/pynerd\")"),
+    ("-n, --namespace string", "Namespace of containers, images, volumes (default \"default\")"),
+    ("--snapshotter string", "overlayfs or native (default \"overlayfs\")"),
+    ("--cni-path string", "CNI plugin directories (default \"/usr/lib/cni:/opt/cni/bin\")"),
+    ("--cni-netconfpath string", "CNI network config directory (default \"/etc/cni/net.d\")"),
+    ("--insecure-registry list", "Registries to reach over plain HTTP (repeatable)"),
+    ("--hosts-dir list", "Registry host config directories (repeatable)"),
+    ("-D, --debug", "Enable debug mode (tracebacks on errors)"),
+    ("-v, --version", "Print version information and quit"),
+)
+
+CONTEXT = {"help_option_names": ["--help"], "max_content_width": 100}
+
+app = typer.Typer(
+    cls=LazyGroup,
+    rich_markup_mode=None,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
+    no_args_is_help=True,
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from pynerd import __version__
+
+        sys.stdout.write(f"pynerd version {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    data_root: str | None = typer.Option(None, "--data-root", metavar="PATH"),
+    run_root: str | None = typer.Option(None, "--run-root", metavar="PATH"),
+    namespace: str | None = typer.Option(None, "-n", "--namespace"),
+    snapshotter: str | None = typer.Option(None, "--snapshotter"),
+    cni_path: str | None = typer.Option(None, "--cni-path"),
+    cni_netconfpath: str | None = typer.Option(None, "--cni-netconfpath"),
+    insecure_registry: list[str] | None = typer.Option(None, "--insecure-registry"),
+    hosts_dir: list[str] | None = typer.Option(None, "--hosts-dir"),
+    debug: bool = typer.Option(False, "-D", "--debug"),
+    version: bool = typer.Option(
+        False, "-v", "--version", callback=_print_version, is_eager=True
+    ),
+) -> None:
+    """A daemonless, Docker-compatible container CLI."""
+    ctx.obj = GlobalOptions(
+        flags={
+            "data_root": data_root,
+            "run_root": run_root,
+            "namespace": namespace,
+            "snapshotter": snapshotter,
+            "cni_path": cni_path,
+            "cni_netconfpath": cni_netconfpath,
+            "insecure_registries": insecure_registry or None,
+            "hosts_dir": hosts_dir or None,
+            "debug": True if debug else None,
+        }
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pynerd_cli.errors import run
+
+    sys.exit(run(app, sys.argv[1:] if argv is None else argv))

@@ -1,0 +1,3 @@
+"""System-wide views: ``version`` and ``info``."""
+
+from __future__ import annotations
