@@ -1,0 +1,18 @@
+"""Shared test set-up: the session rig (registry, images, leak check) and CLI helpers."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests.rig.plugin", "tests.cli"]
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _no_host_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read the machine's /etc/pynerd/pynerd.toml or the caller's PYNERD_* vars."""
+    import os
+
+    for var in list(os.environ):
+        if var.startswith("PYNERD_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("PYNERD_TOML", "")

@@ -1,0 +1,1 @@
+"""Session test rig: a real local registry, deterministic fixture images, host leak checks."""
