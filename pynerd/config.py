@@ -120,14 +120,17 @@ def load(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | No
 
     ``flags`` maps config keys to command-line values; None means "not given".
     The TOML file is ``$PYNERD_TOML`` or /etc/pynerd/pynerd.toml; a missing
-    default file is fine, a missing file named in PYNERD_TOML is an error.
+    default file is fine, a missing file named in PYNERD_TOML is an error, and
+    an empty PYNERD_TOML means no file at all.
     """
     env = os.environ if environ is None else environ
     explicit = env.get("PYNERD_TOML")
     toml_path = Path(explicit or DEFAULT_TOML)
     values: dict[str, Any] = {}
     config_file: Path | None = None
-    if explicit or toml_path.exists():
+    if explicit == "":
+        pass
+    elif explicit or toml_path.exists():
         values.update(read_toml(toml_path))
         config_file = toml_path
     for key, (var, kind) in _KEYS.items():
