@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 PIP     = $(VENV)/bin/pip
 PYNERD  = $(VENV)/bin/pynerd
 
-.PHONY: all demo test unit integration lint typecheck bench install sysdeps clean
+.PHONY: all demo test unit integration lint typecheck bench install sysdeps clean compile
 
 all: install
 
@@ -15,10 +15,15 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PIP) install -q -e '.[test]'
 	touch $@
 
+# Byte-compile the tree: start-up time is a feature, and an editable install
+# (or PYTHONDONTWRITEBYTECODE) would otherwise compile sources on every run.
+compile: $(VENV)/.installed
+	$(PY) -m compileall -q pynerd commands >/dev/null
+
 sysdeps:
 	bash scripts/install-system-deps.sh --test
 
-install: sysdeps $(VENV)/.installed
+install: sysdeps $(VENV)/.installed compile
 
 demo: install
 	bash scripts/demo.sh $(PYNERD)

@@ -15,8 +15,14 @@ import typer
 
 USAGE_EXIT = 125
 
+# Typer vendors click; its exception classes are reached through the public
+# BadParameter's ancestry rather than a private module path.
+_BASES = {c.__name__: c for c in typer.BadParameter.__mro__}
+ClickException: type[Exception] = _BASES["ClickException"]
+UsageError: type[Exception] = _BASES["UsageError"]
 
-class UnknownCommand(typer.TyperException):
+
+class UnknownCommand(UsageError):  # type: ignore[misc,valid-type]
     exit_code = USAGE_EXIT
 
     def __init__(self, name: str) -> None:
@@ -63,7 +69,7 @@ def run(app: typer.Typer, argv: list[str]) -> int:
             traceback.print_exc()
         _error(e.message)
         return e.exit_code
-    except typer.TyperException as e:  # click's usage and parameter errors
+    except ClickException as e:  # click's usage and parameter errors
         _error(_usage_message(e))
         return USAGE_EXIT
     except typer.Abort:
@@ -88,5 +94,5 @@ def run(app: typer.Typer, argv: list[str]) -> int:
 
 
 def _error(message: str) -> None:
-    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.write("".join(f"Error: {line}\n" for line in message.split("\n")))
     sys.stderr.flush()

@@ -22,10 +22,17 @@ MANAGEMENT = "Management Commands"
 OTHER = "Commands"
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "ps": ("ps", "ps", COMMON, "List containers"),
+    "pull": ("pull", "pull", COMMON, "Download an image from a registry"),
+    "images": ("images", "images", COMMON, "List images"),
     "version": ("version", "version", COMMON, "Show the pynerd version information"),
     "info": ("info", "info", COMMON, "Display system-wide information"),
     "container": ("container", "app", MANAGEMENT, "Manage containers"),
+    "image": ("image", "app", MANAGEMENT, "Manage images"),
     "system": ("system", "app", MANAGEMENT, "Manage pynerd"),
+    "history": ("history", "history", OTHER, "Show the history of an image"),
+    "inspect": ("inspect", "inspect", OTHER, "Return low-level information on pynerd objects"),
+    "rmi": ("rmi", "rmi", OTHER, "Remove one or more images"),
+    "tag": ("tag", "tag", OTHER, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
 }
 SECTIONS = (COMMON, MANAGEMENT, OTHER)
 

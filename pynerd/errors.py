@@ -83,3 +83,20 @@ def no_such_volume(name: str) -> NotFound:
 
 def network_not_found(name: str) -> NotFound:
     return NotFound(f"network {name} not found")
+
+
+class MultiError(PynerdError):
+    """Several targets of one command failed; each error is reported on its own line."""
+
+    def __init__(self, errors: list[PynerdError]) -> None:
+        super().__init__("\n".join(e.message for e in errors))
+        self.errors = errors
+        self.exit_code = errors[0].exit_code if errors else 125
+
+
+def raise_all(errors: list[PynerdError]) -> None:
+    """Raise nothing, the one error, or a :class:`MultiError`."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise MultiError(errors)

@@ -16,12 +16,18 @@ non-table format only when no format is given, like Docker.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pynerd.format.gotemplate import compile_template
 from pynerd.format.table import tabwrite
+
+# Templates made only of plain fields ("{{.ID}}\t{{.Names}}") are rendered
+# without the template engine: they are what listings print by default, and
+# skipping the engine's import keeps `pynerd ps` fast.
+_SIMPLE = re.compile(r"(?:\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}|[^{}]+)*")
+_FIELD = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class Row(Protocol):
@@ -83,16 +89,46 @@ def render_listing(
         body = fmt[len("table") :].lstrip(" ")
         if quiet:
             return _per_row(rows, spec.quiet, spec)
-        header = compile_template(body, spec.extra_funcs).execute(HeaderRow(spec.headers))
-        return tabwrite(expand_escapes(header) + "\n" + _per_row(rows, body, spec))
+        header = _render(expand_escapes(body), spec, [HeaderRow(spec.headers)])
+        return tabwrite(header + _per_row(rows, body, spec))
     if quiet:
         return _per_row(rows, spec.quiet, spec)
     return _per_row(rows, fmt, spec)
 
 
 def _per_row(rows: Iterable[Row], template: str, spec: ListingSpec) -> str:
-    t = compile_template(expand_escapes(template), spec.extra_funcs)
+    return _render(expand_escapes(template), spec, rows)
+
+
+def _render(template: str, spec: ListingSpec, rows: Iterable[Any]) -> str:
+    """Each row through ``template``, newline-terminated."""
+    rows = list(rows)
+    if _SIMPLE.fullmatch(template) and not spec.extra_funcs:
+        parts = _FIELD.split(template)  # text, field, text, field, ..., text
+        try:
+            out = []
+            for r in rows:
+                line = []
+                for i, part in enumerate(parts):
+                    if i % 2 == 0:
+                        line.append(part)
+                        continue
+                    value = getattr(r, part)
+                    if not isinstance(value, str):
+                        raise _NotSimple
+                    line.append(value)
+                out.append("".join(line) + "\n")
+            return "".join(out)
+        except (_NotSimple, AttributeError):
+            pass  # let the engine produce Go's exact output or error
+    from pynerd.format.gotemplate import compile_template
+
+    t = compile_template(template, spec.extra_funcs)
     return "".join(t.execute(r) + "\n" for r in rows)
+
+
+class _NotSimple(Exception):
+    pass
 
 
 def expand_escapes(template: str) -> str:

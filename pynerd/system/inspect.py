@@ -1,0 +1,55 @@
+"""``inspect``: any object by name or ID, in Docker's JSON shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynerd.config import Config
+from pynerd.errors import InvalidArgument, NotFound, PynerdError
+
+TYPES = ("container", "image")
+
+
+def inspect_objects(cfg: Config, names: list[str], type: str | None = None
+                    ) -> tuple[list[dict[str, Any]], list[PynerdError]]:
+    """Objects found (in argument order) and one error per name that matched nothing."""
+    if type is not None and type not in TYPES:
+        raise InvalidArgument(f'"{type}" is not a valid value for --type')
+    found: list[dict[str, Any]] = []
+    errors: list[PynerdError] = []
+    for name in names:
+        try:
+            found.append(_one(cfg, name, type))
+        except NotFound as e:
+            if type is None:
+                errors.append(NotFound(f"No such object: {name}"))
+            else:
+                errors.append(e)
+    return found, errors
+
+
+def _one(cfg: Config, name: str, type: str | None) -> dict[str, Any]:
+    if type in (None, "container"):
+        from pynerd.containers.store import ContainerStore
+
+        try:
+            return ContainerStore(cfg.namespace_root).find(name)
+        except NotFound:
+            if type == "container":
+                raise
+    from pynerd.images.view import ImageCatalog
+
+    return ImageCatalog(cfg).view(name).inspect()
+
+
+def inspect_images(cfg: Config, names: list[str]) -> tuple[list[dict[str, Any]], list[PynerdError]]:
+    from pynerd.images.view import ImageCatalog
+
+    catalog = ImageCatalog(cfg)
+    found, errors = [], []
+    for name in names:
+        try:
+            found.append(catalog.view(name).inspect())
+        except NotFound as e:
+            errors.append(e)
+    return found, errors
