@@ -79,12 +79,10 @@ def run(app: typer.Typer, argv: list[str]) -> int:
         return 130
     except BrokenPipeError:
         # The reader went away (e.g. `pynerd ps | head -1`): quiet, like Docker.
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
-        except OSError:
-            pass
+        # Point fd 1 at /dev/null so the interpreter's final flush stays silent.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except Exception as e:  # noqa: BLE001 - the last line of defence
+    except Exception as e:
         if _debug_requested(argv):
             import traceback
 

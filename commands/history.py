@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-
 from pynerd_cli.context import config_of
 from pynerd_cli.output import write
 
@@ -11,8 +10,12 @@ from pynerd_cli.output import write
 def history(
     ctx: typer.Context,
     image: str = typer.Argument(..., metavar="IMAGE"),
-    format: str | None = typer.Option(None, "--format", help="Format output using a custom template"),
-    human: bool = typer.Option(True, "-H", "--human", help="Print sizes and dates in human readable format"),
+    format: str | None = typer.Option(
+        None, "--format", help="Format output using a custom template"
+    ),
+    human: bool = typer.Option(
+        True, "-H", "--human", help="Print sizes and dates in human readable format"
+    ),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output"),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show image IDs"),
 ) -> None:

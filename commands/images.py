@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-
 from pynerd_cli.context import config_of
 from pynerd_cli.output import write
 
@@ -13,8 +12,12 @@ def images(
     repository: str | None = typer.Argument(None, metavar="[REPOSITORY[:TAG]]"),
     all: bool = typer.Option(False, "-a", "--all", help="Show all images"),
     digests: bool = typer.Option(False, "--digests", help="Show digests"),
-    filter: list[str] = typer.Option([], "-f", "--filter", help="Filter output based on conditions provided"),
-    format: str | None = typer.Option(None, "--format", help="Format output using a custom template"),
+    filter: list[str] = typer.Option(
+        [], "-f", "--filter", help="Filter output based on conditions provided"
+    ),
+    format: str | None = typer.Option(
+        None, "--format", help="Format output using a custom template"
+    ),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output"),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show image IDs"),
 ) -> None:

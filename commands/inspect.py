@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-
 from pynerd_cli.context import config_of
 from pynerd_cli.output import write
 
@@ -11,8 +10,12 @@ from pynerd_cli.output import write
 def inspect(
     ctx: typer.Context,
     names: list[str] = typer.Argument(..., metavar="NAME|ID..."),
-    format: str | None = typer.Option(None, "-f", "--format", help="Format output using a custom template"),
-    size: bool = typer.Option(False, "-s", "--size", help="Display total file sizes if the type is container"),
+    format: str | None = typer.Option(
+        None, "-f", "--format", help="Format output using a custom template"
+    ),
+    size: bool = typer.Option(
+        False, "-s", "--size", help="Display total file sizes if the type is container"
+    ),
     type: str | None = typer.Option(None, "--type", help="Only inspect objects of the given type"),
 ) -> None:
     """Return low-level information on pynerd objects."""
@@ -28,7 +31,9 @@ def inspect(
 def image_inspect(
     ctx: typer.Context,
     names: list[str] = typer.Argument(..., metavar="IMAGE..."),
-    format: str | None = typer.Option(None, "-f", "--format", help="Format output using a custom template"),
+    format: str | None = typer.Option(
+        None, "-f", "--format", help="Format output using a custom template"
+    ),
 ) -> None:
     """Display detailed information on one or more images."""
     from pynerd.errors import raise_all

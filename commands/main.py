@@ -12,9 +12,8 @@ import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
-
 from pynerd_cli.context import GlobalOptions
+from typer.core import TyperGroup
 
 # name -> (module, attribute, section, short help). Sections follow Docker's --help.
 COMMON = "Common Commands"
@@ -23,6 +22,7 @@ OTHER = "Commands"
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "ps": ("ps", "ps", COMMON, "List containers"),
     "pull": ("pull", "pull", COMMON, "Download an image from a registry"),
+    "push": ("push", "push", COMMON, "Upload an image to a registry"),
     "images": ("images", "images", COMMON, "List images"),
     "version": ("version", "version", COMMON, "Show the pynerd version information"),
     "info": ("info", "info", COMMON, "Display system-wide information"),
@@ -75,8 +75,13 @@ class LazyGroup(TyperGroup):
 
 
 def root_help() -> str:
-    lines = ["", "Usage:  pynerd [OPTIONS] COMMAND", "",
-             "A daemonless, Docker-compatible container CLI", ""]
+    lines = [
+        "",
+        "Usage:  pynerd [OPTIONS] COMMAND",
+        "",
+        "A daemonless, Docker-compatible container CLI",
+        "",
+    ]
     width = max(len(n) for n in COMMANDS) + 2
     for section in SECTIONS:
         names = [n for n, spec in COMMANDS.items() if spec[2] == section]
@@ -92,12 +97,12 @@ def root_help() -> str:
 
 
 GLOBAL_OPTION_HELP = (
-    ("--data-root string", "Persistent state directory (default \"/var/lib/pynerd\")"),
-    ("--run-root string", "Runtime state directory (default \"/run/pynerd\")"),
-    ("-n, --namespace string", "Namespace of containers, images, volumes (default \"default\")"),
-    ("--snapshotter string", "overlayfs or native (default \"overlayfs\")"),
-    ("--cni-path string", "CNI plugin directories (default \"/usr/lib/cni:/opt/cni/bin\")"),
-    ("--cni-netconfpath string", "CNI network config directory (default \"/etc/cni/net.d\")"),
+    ("--data-root string", 'Persistent state directory (default "/var/lib/pynerd")'),
+    ("--run-root string", 'Runtime state directory (default "/run/pynerd")'),
+    ("-n, --namespace string", 'Namespace of containers, images, volumes (default "default")'),
+    ("--snapshotter string", 'overlayfs or native (default "overlayfs")'),
+    ("--cni-path string", 'CNI plugin directories (default "/usr/lib/cni:/opt/cni/bin")'),
+    ("--cni-netconfpath string", 'CNI network config directory (default "/etc/cni/net.d")'),
     ("--insecure-registry list", "Registries to reach over plain HTTP (repeatable)"),
     ("--hosts-dir list", "Registry host config directories (repeatable)"),
     ("-D, --debug", "Enable debug mode (tracebacks on errors)"),
@@ -136,9 +141,7 @@ def root(
     insecure_registry: list[str] | None = typer.Option(None, "--insecure-registry"),
     hosts_dir: list[str] | None = typer.Option(None, "--hosts-dir"),
     debug: bool = typer.Option(False, "-D", "--debug"),
-    version: bool = typer.Option(
-        False, "-v", "--version", callback=_print_version, is_eager=True
-    ),
+    version: bool = typer.Option(False, "-v", "--version", callback=_print_version, is_eager=True),
 ) -> None:
     """A daemonless, Docker-compatible container CLI."""
     ctx.obj = GlobalOptions(

@@ -62,8 +62,14 @@ class BarProgress:
             kwargs["total"] = p.total
         if p.current:
             kwargs["completed"] = p.current
-        if p.status in ("Pull complete", "Already exists", "Pushed", "Layer already exists",
-                        "Download complete", "Mounted from"):
+        if p.status in (
+            "Pull complete",
+            "Already exists",
+            "Pushed",
+            "Layer already exists",
+            "Download complete",
+            "Mounted from",
+        ):
             kwargs["completed"] = kwargs.get("total") or self._total(task) or 1
             kwargs.setdefault("total", kwargs["completed"])
         self.bars.update(task, **kwargs)

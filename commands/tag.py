@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-
 from pynerd_cli.context import config_of
 
 

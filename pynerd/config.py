@@ -32,7 +32,11 @@ class Config:
     cni_path: tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
     cni_netconfpath: Path = Path("/etc/cni/net.d")
     insecure_registries: tuple[str, ...] = ()
-    hosts_dir: tuple[str, ...] = ("/etc/pynerd/certs.d", "/etc/containerd/certs.d", "/etc/docker/certs.d")
+    hosts_dir: tuple[str, ...] = (
+        "/etc/pynerd/certs.d",
+        "/etc/containerd/certs.d",
+        "/etc/docker/certs.d",
+    )
     debug: bool = False
     config_file: Path | None = field(default=None, compare=False)
 
@@ -115,7 +119,9 @@ def read_toml(path: Path) -> dict[str, Any]:
     return {k: _from_toml(k, _KEYS[k][1], v, str(path)) for k, v in data.items()}
 
 
-def load(flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+def load(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
     """Resolve the configuration.
 
     ``flags`` maps config keys to command-line values; None means "not given".

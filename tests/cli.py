@@ -50,13 +50,22 @@ class Cli:
             os.environ.update(saved)
         return Result(code, out.getvalue(), err.getvalue())
 
-    def proc(self, *args: str, env: dict[str, str] | None = None, input: str | None = None,
-             raw: bool = False) -> Result:
+    def proc(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
+        raw: bool = False,
+    ) -> Result:
         """As a real process; ``raw`` skips the per-test --data-root/--run-root flags."""
         full_env = {**os.environ, **(env or {})}
         p = subprocess.run(
             [PYNERD, *(args if raw else self.argv(*args))],
-            capture_output=True, text=True, env=full_env, input=input, timeout=120,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            input=input,
+            timeout=120,
         )
         return Result(p.returncode, p.stdout, p.stderr)
 

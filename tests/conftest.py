@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.rig.plugin", "tests.cli"]
-
 import pytest
+
+pytest_plugins = ["tests.rig.plugin", "tests.cli"]
 
 
 @pytest.fixture(autouse=True)

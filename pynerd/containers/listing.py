@@ -36,8 +36,19 @@ PS_SPEC = ListingSpec(
     },
 )
 PS_SIZE_TABLE = PS_SPEC.default_table + "\t{{.Size}}"
-PS_FILTERS = ("id", "name", "label", "status", "exited", "before", "since", "ancestor", "volume",
-              "network", "health")
+PS_FILTERS = (
+    "id",
+    "name",
+    "label",
+    "status",
+    "exited",
+    "before",
+    "since",
+    "ancestor",
+    "volume",
+    "network",
+    "health",
+)
 STATUSES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
@@ -77,7 +88,7 @@ class PsRow:
 
     @property
     def Command(self) -> str:
-        args = [self.record.get("Path", "")] + list(self.record.get("Args") or [])
+        args = [self.record.get("Path", ""), *list(self.record.get("Args") or [])]
         command = " ".join(a for a in args if a)
         if self.trunc and len(command) > 20:
             command = command[:19] + "…"
@@ -96,7 +107,7 @@ class PsRow:
     def Ports(self) -> str:
         ports = (self.record.get("NetworkSettings") or {}).get("Ports") or {}
         out = []
-        for port, bindings in sorted(ports.items()):
+        for port, bindings in sorted(ports.items(), key=_port_key):
             if not bindings:
                 out.append(port)
                 continue
@@ -147,10 +158,28 @@ class PsRow:
     def to_json(self) -> dict[str, Any]:
         return {
             name: getattr(self, name)
-            for name in ("Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes",
-                         "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size",
-                         "State", "Status")
+            for name in (
+                "Command",
+                "CreatedAt",
+                "ID",
+                "Image",
+                "Labels",
+                "LocalVolumes",
+                "Mounts",
+                "Names",
+                "Networks",
+                "Ports",
+                "RunningFor",
+                "Size",
+                "State",
+                "Status",
+            )
         }
+
+
+def _port_key(item: tuple[str, Any]) -> tuple[int, str]:
+    number, _, proto = item[0].partition("/")
+    return (int(number) if number.isdigit() else 0, proto)
 
 
 def status_text(state: dict[str, Any], now: float) -> str:
@@ -186,8 +215,9 @@ def select(records: list[dict[str, Any]], opts: PsOptions) -> list[dict[str, Any
         if s not in STATUSES:
             raise InvalidArgument(f"invalid filter 'status={s}'")
     records = sorted(records, key=lambda r: r.get("Created", ""), reverse=True)
-    show_all = opts.all or opts.latest or opts.last > 0 or "status" in filters or (
-        "exited" in filters)
+    show_all = (
+        opts.all or opts.latest or opts.last > 0 or "status" in filters or ("exited" in filters)
+    )
     out = [r for r in records if (show_all or _running(r)) and _matches(r, filters, records)]
     if opts.latest:
         return out[:1]
@@ -218,16 +248,19 @@ def _matches(record: dict[str, Any], filters: Filters, everyone: list[dict[str, 
     ):
         return False
     if "ancestor" in filters and not any(
-        v in (record.get("Image"), record.get("Config", {}).get("Image")) for v in filters["ancestor"]
+        v in (record.get("Image"), record.get("Config", {}).get("Image"))
+        for v in filters["ancestor"]
     ):
         return False
-    if "health" in filters and (state.get("Health") or {}).get("Status", "none") not in filters[
-        "health"
-    ]:
+    if (
+        "health" in filters
+        and (state.get("Health") or {}).get("Status", "none") not in filters["health"]
+    ):
         return False
     if "volume" in filters and not any(
         v in (m.get("Name"), m.get("Source"), m.get("Destination"))
-        for m in record.get("Mounts") or [] for v in filters["volume"]
+        for m in record.get("Mounts") or []
+        for v in filters["volume"]
     ):
         return False
     if "network" in filters and not any(

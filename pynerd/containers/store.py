@@ -8,6 +8,7 @@ concurrent creates can never both win the same name.
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ class ContainerStore:
         self.records = kv.bucket("containers")
         self.names = kv.bucket("names")
 
-    def list(self) -> list[Record]:
+    def list(self) -> builtins.list[Record]:
         return [value for _, value in self.records.items()]
 
     def find(self, ref: str) -> Record:
@@ -38,7 +39,7 @@ class ContainerStore:
             record = self.records.get(named["Id"])
             if record is not None:
                 return record
-        matches = [k for k in self.records.keys() if k.startswith(ref)]
+        matches = [k for k in self.records.keys() if k.startswith(ref)]  # noqa: SIM118
         if len(matches) > 1:
             raise InvalidArgument(f"multiple IDs found with provided prefix: {ref}")
         if matches:

@@ -20,7 +20,7 @@ import errno
 import hashlib
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -129,10 +129,8 @@ class IngestWriter:
             self._closed = True
 
     def _remove_dir(self) -> None:
-        try:
+        with suppress(OSError):
             self.dir.rmdir()
-        except OSError:
-            pass
 
 
 class ContentStore:
@@ -220,8 +218,6 @@ class ContentStore:
     def usage(self) -> int:
         total = 0
         for d in self.list():
-            try:
+            with suppress(FileNotFoundError):
                 total += self.blob_path(d).stat().st_size
-            except FileNotFoundError:
-                pass
         return total

@@ -80,8 +80,7 @@ def render_listing(
         return _per_row(rows, spec.quiet, spec)
     if fmt == "json":
         return "".join(
-            json.dumps(r.to_json(), separators=(",", ":"), ensure_ascii=False) + "\n"
-            for r in rows
+            json.dumps(r.to_json(), separators=(",", ":"), ensure_ascii=False) + "\n" for r in rows
         )
     if not fmt or fmt.strip() == "table":
         fmt = spec.default_table

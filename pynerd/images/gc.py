@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-
 from typing import Any
 
 from pynerd.config import Config
@@ -91,10 +90,8 @@ def collect(cfg: Config) -> Collected:
         freed = removed_blobs = 0
         for digest in content.list():
             if digest not in live_blobs:
-                try:
+                with suppress(PynerdError):
                     freed += content.size(digest)
-                except PynerdError:
-                    pass
                 removed_blobs += content.delete(digest)
         removed_snaps = 0
         root = cfg.data_root / "snapshots"
@@ -129,5 +126,3 @@ def _collect_snapshots(snap: Any, live_chains: set[str]) -> int:
                 pass
             doomed.remove(k)
     return removed
-
-

@@ -13,8 +13,14 @@ from pynerd.images.view import ImageCatalog
 
 HISTORY_SPEC = ListingSpec(
     default_table="table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
-    headers={"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-             "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"},
+    headers={
+        "ID": "IMAGE",
+        "CreatedSince": "CREATED",
+        "CreatedAt": "CREATED AT",
+        "CreatedBy": "CREATED BY",
+        "Size": "SIZE",
+        "Comment": "COMMENT",
+    },
 )
 
 
@@ -54,12 +60,15 @@ class HistoryRow:
         return str(self.entry["Comment"])
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("Comment", "CreatedAt", "CreatedBy",
-                                              "CreatedSince", "ID", "Size")}
+        return {
+            k: getattr(self, k)
+            for k in ("Comment", "CreatedAt", "CreatedBy", "CreatedSince", "ID", "Size")
+        }
 
 
-def history_rows(cfg: Config, image: str, no_trunc: bool = False,
-                 human: bool = True) -> list[HistoryRow]:
+def history_rows(
+    cfg: Config, image: str, no_trunc: bool = False, human: bool = True
+) -> list[HistoryRow]:
     now = time.time()
     entries = ImageCatalog(cfg).view(image).history()
     return [HistoryRow(e, not no_trunc, human, now) for e in entries]

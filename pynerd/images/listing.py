@@ -15,10 +15,18 @@ from pynerd.images.view import ImageCatalog, ImageView, split_name
 IMAGES_SPEC = ListingSpec(
     default_table="table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
     headers={
-        "Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Digest": "DIGEST",
-        "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
-        "Containers": "CONTAINERS", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE",
-        "VirtualSize": "SIZE", "Platform": "PLATFORM",
+        "Repository": "REPOSITORY",
+        "Tag": "TAG",
+        "ID": "IMAGE ID",
+        "Digest": "DIGEST",
+        "CreatedSince": "CREATED",
+        "CreatedAt": "CREATED AT",
+        "Size": "SIZE",
+        "Containers": "CONTAINERS",
+        "SharedSize": "SHARED SIZE",
+        "UniqueSize": "UNIQUE SIZE",
+        "VirtualSize": "SIZE",
+        "Platform": "PLATFORM",
     },
 )
 IMAGES_DIGEST_TABLE = (
@@ -45,7 +53,7 @@ def parse_created(value: str) -> float:
     if "." in text:  # Python's parser takes at most microseconds
         head, _, tail = text.partition(".")
         frac = "".join(c for c in tail if c.isdigit())
-        text = f"{head}.{frac[:6]}{tail[len(frac):]}"
+        text = f"{head}.{frac[:6]}{tail[len(frac) :]}"
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -103,9 +111,22 @@ class ImageRow:
         return str(self.view.record.get("Platform", ""))
 
     def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (
-            "Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository",
-            "SharedSize", "Size", "Tag", "UniqueSize", "VirtualSize")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "Containers",
+                "CreatedAt",
+                "CreatedSince",
+                "Digest",
+                "ID",
+                "Repository",
+                "SharedSize",
+                "Size",
+                "Tag",
+                "UniqueSize",
+                "VirtualSize",
+            )
+        }
 
 
 def _matches_reference(name: str, patterns: list[str]) -> bool:
@@ -128,13 +149,18 @@ def list_images(cfg: Config, opts: ImagesOptions) -> list[ImageRow]:
         want_dangling = f["dangling"][-1].lower() in ("true", "1")
         rows = [r for r in rows if bool(r.view.record.get("Dangling")) == want_dangling]
     if "label" in f:
-        rows = [r for r in rows if label_matches((r.view.config.get("config") or {}).get("Labels"),
-                                                 f["label"])]
+        rows = [
+            r
+            for r in rows
+            if label_matches((r.view.config.get("config") or {}).get("Labels"), f["label"])
+        ]
     if "reference" in f:
         rows = [r for r in rows if _matches_reference(r.view.record["Name"], f["reference"])]
     for key in ("before", "since"):
         for ref in f.get(key, []):
             pivot = ImageRow(catalog.view(ref)).created
-            rows = [r for r in rows if (r.created < pivot if key == "before" else r.created > pivot)]
+            rows = [
+                r for r in rows if (r.created < pivot if key == "before" else r.created > pivot)
+            ]
     rows.sort(key=lambda r: (-r.created, r.Repository, r.Tag))
     return rows

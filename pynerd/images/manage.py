@@ -32,7 +32,7 @@ def tag(cfg: Config, source: str, target: str) -> str:
     store.put(new)
     if old is not None and old["Config"] != new["Config"]:
         _keep_dangling(store, old)
-    return new["Name"]
+    return str(new["Name"])
 
 
 def _keep_dangling(store: ImageStore, old: Record) -> None:
@@ -71,15 +71,21 @@ def remove(cfg: Config, targets: list[str], force: bool = False) -> RemoveResult
             if by_id:
                 names = [r for r in everyone if not r.get("Dangling")]
                 if len(names) > 1 and not force:
-                    raise Conflict(f"conflict: unable to delete {short} (must be forced) - "
-                                   "image is referenced in multiple repositories")
+                    raise Conflict(
+                        f"conflict: unable to delete {short} (must be forced) - "
+                        "image is referenced in multiple repositories"
+                    )
                 running = [c for c in users if c.get("State", {}).get("Status") == "running"]
                 if running:
-                    raise Conflict(f"conflict: unable to delete {short} (cannot be forced) - "
-                                   f"image is being used by running container {running[0]['Id'][:12]}")
+                    raise Conflict(
+                        f"conflict: unable to delete {short} (cannot be forced) - "
+                        f"image is being used by running container {running[0]['Id'][:12]}"
+                    )
                 if users and not force:
-                    raise Conflict(f"conflict: unable to delete {short} (must be forced) - "
-                                   f"image is being used by stopped container {users[0]['Id'][:12]}")
+                    raise Conflict(
+                        f"conflict: unable to delete {short} (must be forced) - "
+                        f"image is being used by stopped container {users[0]['Id'][:12]}"
+                    )
                 victims = everyone
             else:
                 victims = records
@@ -89,7 +95,9 @@ def remove(cfg: Config, targets: list[str], force: bool = False) -> RemoveResult
                     raise Conflict(
                         f'conflict: unable to remove repository reference "{text}" (must force) - '
                         f"container {users[0]['Id'][:12]} is using its referenced image {short}"
-                        if name else "conflict")
+                        if name
+                        else "conflict"
+                    )
             for r in victims:
                 store.delete(r["Name"])
                 if not r.get("Dangling") and not r["Name"].startswith("sha256:"):
@@ -114,8 +122,11 @@ def remove(cfg: Config, targets: list[str], force: bool = False) -> RemoveResult
 
 def _is_id(text: str, image_id: str) -> bool:
     ident = text[7:] if text.startswith("sha256:") else text
-    return bool(ident) and image_id[7:].startswith(ident) and all(
-        c in "0123456789abcdef" for c in ident)
+    return (
+        bool(ident)
+        and image_id[7:].startswith(ident)
+        and all(c in "0123456789abcdef" for c in ident)
+    )
 
 
 @dataclass

@@ -7,8 +7,15 @@ from dataclasses import dataclass
 
 from pynerd.errors import InvalidArgument
 
-_ARCH = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm",
-         "armel": "arm", "i386": "386", "i686": "386"}
+_ARCH = {
+    "x86_64": "amd64",
+    "x86-64": "amd64",
+    "aarch64": "arm64",
+    "armhf": "arm",
+    "armel": "arm",
+    "i386": "386",
+    "i686": "386",
+}
 
 
 @dataclass(frozen=True)
@@ -31,8 +38,9 @@ class Platform:
         """Does an index entry's platform object fit this platform?"""
         if not other:
             return False
-        o = normalize(Platform(other.get("os", ""), other.get("architecture", ""),
-                               other.get("variant", "")))
+        o = normalize(
+            Platform(other.get("os", ""), other.get("architecture", ""), other.get("variant", ""))
+        )
         if (o.os, o.architecture) != (self.os, self.architecture):
             return False
         return not self.variant or not o.variant or o.variant == self.variant

@@ -64,16 +64,23 @@ class Puller:
 
         self.cfg = cfg
         self.content = ContentStore(cfg.data_root / "content")
-        self.snapshotter = get_snapshotter(cfg.snapshotter, cfg.data_root / "snapshots" / cfg.snapshotter)
+        self.snapshotter = get_snapshotter(
+            cfg.snapshotter, cfg.data_root / "snapshots" / cfg.snapshotter
+        )
         self.images = ImageStore(cfg.namespace_root)
-        if client is None:
-            from pynerd.registry.client import RegistryClient
-
-            client = RegistryClient(cfg)
-        self.client = client
+        self._client = client
         self.progress = progress or silent
         self.downloaded = False
         self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The registry client, created on first use: load and import never need one."""
+        if self._client is None:
+            from pynerd.registry.client import RegistryClient
+
+            self._client = RegistryClient(self.cfg)
+        return self._client
 
     def emit(self, layer: str, status: str, current: int = 0, total: int = 0) -> None:
         with self._lock:
@@ -100,8 +107,15 @@ class Puller:
 
     # -- layers ------------------------------------------------------------
 
-    def _download_into(self, ref: Any, digest: str, w: Any, sinks: Iterable[Any],
-                       layer_id: str = "", total: int = 0) -> None:
+    def _download_into(
+        self,
+        ref: Any,
+        digest: str,
+        w: Any,
+        sinks: Iterable[Any],
+        layer_id: str = "",
+        total: int = 0,
+    ) -> None:
         """Stream the blob from the registry into the ingest writer and every sink."""
         sinks = list(sinks)
         with self.client.fetch_blob(ref, digest, offset=w.offset) as reader:
@@ -135,8 +149,9 @@ class Puller:
             self.downloaded = True
         self.emit(lid, "Download complete")
 
-    def _apply_streaming(self, ref: Any, desc: dict[str, Any], parent: str | None,
-                         diff_id: str) -> Any:
+    def _apply_streaming(
+        self, ref: Any, desc: dict[str, Any], parent: str | None, diff_id: str
+    ) -> Any:
         """Download and extract one layer at once; returns the staged layer."""
         from pynerd.images.apply import apply_layer
 
@@ -147,9 +162,10 @@ class Puller:
 
             def extract() -> None:
                 try:
-                    result["applied"] = apply_layer(rfd, desc["mediaType"], stage.path,
-                                                    self.snapshotter.whiteouts)
-                except BaseException as e:  # noqa: BLE001 - handed to the downloader thread
+                    result["applied"] = apply_layer(
+                        rfd, desc["mediaType"], stage.path, self.snapshotter.whiteouts
+                    )
+                except BaseException as e:
                     result["error"] = e
                 finally:
                     os.close(rfd)
@@ -196,40 +212,50 @@ class Puller:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pull") as pool:
             if self.snapshotter.parallel_apply:
                 futures: dict[int, Future[Any]] = {
-                    i: pool.submit(self._apply_streaming, ref, layers[i],
-                                   chains[i - 1] if i else None, diff_ids[i])
+                    i: pool.submit(
+                        self._apply_streaming,
+                        ref,
+                        layers[i],
+                        chains[i - 1] if i else None,
+                        diff_ids[i],
+                    )
                     for i in todo
                 }
                 self._commit_in_order(futures, layers, chains)
             else:
-                downloads = {i: pool.submit(self._stream_layer, ref, layers[i], lambda _b: None)
-                             for i in todo}
+                downloads = {
+                    i: pool.submit(self._stream_layer, ref, layers[i], lambda _b: None)
+                    for i in todo
+                }
                 for i in todo:
                     downloads[i].result()
                     self._apply_from_store(layers[i], chains, i, diff_ids[i])
 
     cfg_concurrency = 4
 
-    def _commit_in_order(self, futures: dict[int, Future[Any]], layers: list[dict[str, Any]],
-                         chains: list[str]) -> None:
+    def _commit_in_order(
+        self, futures: dict[int, Future[Any]], layers: list[dict[str, Any]], chains: list[str]
+    ) -> None:
         error: BaseException | None = None
         for i in sorted(futures):
             try:
                 stage, size = futures[i].result()
-            except BaseException as e:  # noqa: BLE001 - keep draining, then raise the first
+            except BaseException as e:
                 error = error or e
                 continue
             if error is not None:
                 self.snapshotter.abort_layer(stage)
                 continue
-            self.snapshotter.commit_layer(stage, chains[i], chains[i - 1] if i else None,
-                                          {SIZE_LABEL: str(size)})
+            self.snapshotter.commit_layer(
+                stage, chains[i], chains[i - 1] if i else None, {SIZE_LABEL: str(size)}
+            )
             self.emit(short_id(layers[i]["digest"]), "Pull complete")
         if error is not None:
             raise error
 
-    def _apply_from_store(self, desc: dict[str, Any], chains: list[str], i: int,
-                          diff_id: str) -> None:
+    def _apply_from_store(
+        self, desc: dict[str, Any], chains: list[str], i: int, diff_id: str
+    ) -> None:
         from pynerd.images.apply import apply_layer
 
         lid = short_id(desc["digest"])
@@ -238,8 +264,9 @@ class Puller:
         stage = self.snapshotter.begin_layer(parent)
         try:
             with self.content.open(desc["digest"]) as f:
-                applied = apply_layer(f.fileno(), desc["mediaType"], stage.path,
-                                      self.snapshotter.whiteouts)
+                applied = apply_layer(
+                    f.fileno(), desc["mediaType"], stage.path, self.snapshotter.whiteouts
+                )
             if applied.diff_id != diff_id:
                 raise DigestMismatch(
                     f"layer {desc['digest']}: uncompressed digest {applied.diff_id} does not "
@@ -267,7 +294,11 @@ class Puller:
         if ref.tag is None and ref.digest is None:
             self.emit("", "Using default tag: latest")
         desc, body = self.client.resolve(ref)
-        target = {"mediaType": desc.media_type, "digest": desc.digest, "size": desc.size}
+        target: dict[str, Any] = {
+            "mediaType": desc.media_type,
+            "digest": desc.digest,
+            "size": desc.size,
+        }
         self.emit("", f"{ref.tag or ref.digest or 'latest'}: Pulling from {ref.repository_path}")
         previous = self.images.get(_record_name(ref))
         if not self.content.exists(desc.digest):
@@ -277,7 +308,9 @@ class Puller:
             if opts.all_platforms:
                 self._pull_other_platforms(ref, body, wanted)
             entry = mf.choose_platform(body, wanted, str(ref))
-            manifest_desc = {k: entry[k] for k in ("mediaType", "digest", "size") if k in entry}
+            manifest_desc: dict[str, Any] = {
+                k: entry[k] for k in ("mediaType", "digest", "size") if k in entry
+            }
             manifest_bytes = self.fetch_manifest(ref, entry["digest"])
             manifest_type = mf.media_type_of(manifest_bytes, entry.get("mediaType"))
         else:
@@ -298,8 +331,12 @@ class Puller:
         self.emit("", f"Digest: {desc.digest}")
         fresh = self.downloaded or previous is None or previous.get("Target") != target
         familiar = ref.familiar()
-        self.emit("", f"Status: Downloaded newer image for {familiar}" if fresh
-                  else f"Status: Image is up to date for {familiar}")
+        self.emit(
+            "",
+            f"Status: Downloaded newer image for {familiar}"
+            if fresh
+            else f"Status: Image is up to date for {familiar}",
+        )
         return PullResult(record["Name"], desc.digest, record["Config"], fresh)
 
     def _pull_other_platforms(self, ref: Any, index: bytes, wanted: Platform) -> None:
@@ -323,8 +360,11 @@ def _config_platform(config: dict[str, Any], wanted: Platform) -> Platform:
     from pynerd.images.platforms import normalize
 
     if config.get("architecture"):
-        return normalize(Platform(config.get("os") or "linux", config["architecture"],
-                                  config.get("variant") or ""))
+        return normalize(
+            Platform(
+                config.get("os") or "linux", config["architecture"], config.get("variant") or ""
+            )
+        )
     return wanted
 
 
@@ -338,12 +378,11 @@ def _pipe_writer(fd: int) -> Any:
     return write
 
 
-def pull(cfg: Config, opts: PullOptions, progress: ProgressFn | None = None,
-         client: Any = None) -> PullResult:
+def pull(
+    cfg: Config, opts: PullOptions, progress: ProgressFn | None = None, client: Any = None
+) -> PullResult:
     """Pull ``opts.reference`` into the namespace's image store."""
     from pynerd.images.gc import gc_shared
 
     with gc_shared(cfg):
         return Puller(cfg, client, progress).pull(opts)
-
-

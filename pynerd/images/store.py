@@ -16,6 +16,7 @@ store only names them. Several names may share one image ID (``tag``).
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ class ImageStore:
     def __init__(self, namespace_root: Path) -> None:
         self.records = KVStore(namespace_root / "kv").bucket("images")
 
-    def list(self) -> list[Record]:
+    def list(self) -> builtins.list[Record]:
         return [value for _, value in self.records.items()]
 
     def get(self, name: str) -> Record | None:
@@ -42,10 +43,10 @@ class ImageStore:
     def delete(self, name: str) -> bool:
         return self.records.delete(name)
 
-    def by_id(self, image_id: str) -> list[Record]:
+    def by_id(self, image_id: str) -> builtins.list[Record]:
         return [r for r in self.list() if r.get("Config") == image_id]
 
-    def lookup(self, text: str) -> list[Record]:
+    def lookup(self, text: str) -> builtins.list[Record]:
         """Records for a user's image argument: an ID (prefix), a digest or a reference.
 
         Docker's order: a full or short ID first, then a reference. Returns every
@@ -70,7 +71,8 @@ class ImageStore:
             # name@digest: any record of that repository whose target or manifest has it
             for r in self.list():
                 if r["Name"].rsplit(":", 1)[0].split("@")[0] == ref.name and ref.digest in (
-                    r.get("Target", {}).get("digest"), r.get("Manifest", {}).get("digest")
+                    r.get("Target", {}).get("digest"),
+                    r.get("Manifest", {}).get("digest"),
                 ):
                     record = r
                     break

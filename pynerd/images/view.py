@@ -57,13 +57,14 @@ class ImageView:
         """Unpacked size of each layer, as recorded by the snapshotter when it was applied."""
         from pynerd.snapshots import get_snapshotter
 
-        snap = get_snapshotter(self.cfg.snapshotter,
-                               self.cfg.data_root / "snapshots" / self.cfg.snapshotter)
+        snap = get_snapshotter(
+            self.cfg.snapshotter, self.cfg.data_root / "snapshots" / self.cfg.snapshotter
+        )
         sizes = []
         for chain in mf.chain_ids(mf.config_diff_ids(self.config)):
             try:
                 sizes.append(int(snap.stat(chain).labels.get("pynerd.size", "0")))
-            except Exception:  # noqa: BLE001 - not unpacked with this snapshotter
+            except Exception:
                 sizes.append(0)
         return sizes
 
@@ -74,8 +75,11 @@ class ImageView:
 
     @property
     def repo_tags(self) -> list[str]:
-        return sorted(familiar(r["Name"]) for r in self.siblings
-                      if not r["Name"].startswith("sha256:") and "@" not in r["Name"])
+        return sorted(
+            familiar(r["Name"])
+            for r in self.siblings
+            if not r["Name"].startswith("sha256:") and "@" not in r["Name"]
+        )
 
     @property
     def repo_digests(self) -> list[str]:
@@ -143,11 +147,24 @@ class ImageView:
         rows = []
         for h in entries:
             size = 0 if h.get("empty_layer") else next(sizes, 0)
-            rows.append({"Created": h.get("created", ""), "CreatedBy": h.get("created_by", ""),
-                         "Size": size, "Comment": h.get("comment", "")})
+            rows.append(
+                {
+                    "Created": h.get("created", ""),
+                    "CreatedBy": h.get("created_by", ""),
+                    "Size": size,
+                    "Comment": h.get("comment", ""),
+                }
+            )
         if not entries:
-            rows = [{"Created": self.config.get("created", ""), "CreatedBy": "", "Size": s,
-                     "Comment": ""} for s in self.layer_sizes]
+            rows = [
+                {
+                    "Created": self.config.get("created", ""),
+                    "CreatedBy": "",
+                    "Size": s,
+                    "Comment": "",
+                }
+                for s in self.layer_sizes
+            ]
         rows.reverse()
         for i, r in enumerate(rows):
             r["Id"] = self.id if i == 0 else "<missing>"

@@ -10,7 +10,14 @@ from pynerd.procs import Runner, SubprocessRunner, find_executable
 
 # Plugins pynerd relies on, in the order `info` reports them.
 KNOWN_PLUGINS = (
-    "bridge", "host-local", "loopback", "portmap", "firewall", "tuning", "macvlan", "ipvlan",
+    "bridge",
+    "host-local",
+    "loopback",
+    "portmap",
+    "firewall",
+    "tuning",
+    "macvlan",
+    "ipvlan",
 )
 
 

@@ -12,7 +12,7 @@ from pynerd.procs import Runner
 
 
 def cgroup_version(root: Path = Path("/sys/fs/cgroup")) -> str:
-    """"2" on a unified hierarchy, "1" on a legacy or hybrid one."""
+    """ "2" on a unified hierarchy, "1" on a legacy or hybrid one."""
     return "2" if (root / "cgroup.controllers").exists() else "1"
 
 
@@ -39,7 +39,7 @@ def _mem_total() -> int:
 def info(cfg: Config, runner: Runner | None = None) -> dict[str, Any]:
     from pynerd.containers.store import ContainerStore
     from pynerd.images.store import ImageStore
-    from pynerd.system.version import _arch, server_section
+    from pynerd.system.version import server_section
 
     containers = ContainerStore(cfg.namespace_root).list()
     states = [c.get("State", {}).get("Status") for c in containers]
@@ -140,7 +140,11 @@ def render_plain(i: dict[str, Any], debug: bool) -> str:
         f" Debug Mode: {str(debug).lower()}",
         " Insecure Registries:",
     ]
-    lines += [f"  {r}" for r in p["InsecureRegistries"]] + ["  127.0.0.0/8", " Live Restore Enabled: false", ""]
+    lines += [f"  {r}" for r in p["InsecureRegistries"]] + [
+        "  127.0.0.0/8",
+        " Live Restore Enabled: false",
+        "",
+    ]
     text = "\n".join(lines)
     if i["Warnings"]:
         text += "\n".join(i["Warnings"]) + "\n"

@@ -10,8 +10,9 @@ from pynerd.errors import InvalidArgument, NotFound, PynerdError
 TYPES = ("container", "image")
 
 
-def inspect_objects(cfg: Config, names: list[str], type: str | None = None
-                    ) -> tuple[list[dict[str, Any]], list[PynerdError]]:
+def inspect_objects(
+    cfg: Config, names: list[str], type: str | None = None
+) -> tuple[list[dict[str, Any]], list[PynerdError]]:
     """Objects found (in argument order) and one error per name that matched nothing."""
     if type is not None and type not in TYPES:
         raise InvalidArgument(f'"{type}" is not a valid value for --type')
@@ -46,7 +47,8 @@ def inspect_images(cfg: Config, names: list[str]) -> tuple[list[dict[str, Any]],
     from pynerd.images.view import ImageCatalog
 
     catalog = ImageCatalog(cfg)
-    found, errors = [], []
+    found: list[dict[str, Any]] = []
+    errors: list[PynerdError] = []
     for name in names:
         try:
             found.append(catalog.view(name).inspect())

@@ -88,8 +88,11 @@ def runc_component(cfg: Config, cache: _VersionCache, runner: Runner | None) -> 
         return {"Version": v.version, "GitCommit": v.commit, "Spec": v.spec}
 
     v = cache.get(path, compute)
-    return {"Name": "runc", "Version": v["Version"],
-            "Details": {"GitCommit": v["GitCommit"], "Spec": v["Spec"], "Path": path}}
+    return {
+        "Name": "runc",
+        "Version": v["Version"],
+        "Details": {"GitCommit": v["GitCommit"], "Spec": v["Spec"], "Path": path},
+    }
 
 
 def cni_component(cfg: Config, cache: _VersionCache, runner: Runner | None) -> dict[str, Any]:
@@ -116,9 +119,17 @@ def server_section(cfg: Config, runner: Runner | None = None) -> dict[str, Any]:
 
     cache = _VersionCache(cfg.run_root / "cache" / "versions.json")
     components: list[dict[str, Any]] = [
-        {"Name": "pynerd", "Version": __version__,
-         "Details": {"ApiVersion": API_VERSION, "Os": "linux", "Arch": _arch(),
-                     "KernelVersion": platform.release(), "Daemonless": "true"}},
+        {
+            "Name": "pynerd",
+            "Version": __version__,
+            "Details": {
+                "ApiVersion": API_VERSION,
+                "Os": "linux",
+                "Arch": _arch(),
+                "KernelVersion": platform.release(),
+                "Daemonless": "true",
+            },
+        },
     ]
     try:
         components.append(runc_component(cfg, cache, runner))
@@ -167,5 +178,3 @@ def render_plain(v: dict[str, Any]) -> str:
             label = f"{key}:"
             lines.append(f"  {label:<17} {value}")
     return "\n".join(lines) + "\n"
-
-

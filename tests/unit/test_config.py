@@ -34,8 +34,10 @@ def test_precedence_flag_over_env_over_file_over_default(tmp_path: Path) -> None
 
 
 def test_unset_flags_do_not_override() -> None:
-    cfg = load({"data_root": None, "insecure_registries": None, "debug": None},
-               {"PYNERD_TOML": "", "PYNERD_DATA_ROOT": "/env", "PYNERD_DEBUG": "1"})
+    cfg = load(
+        {"data_root": None, "insecure_registries": None, "debug": None},
+        {"PYNERD_TOML": "", "PYNERD_DATA_ROOT": "/env", "PYNERD_DEBUG": "1"},
+    )
     assert cfg.data_root == Path("/env")
     assert cfg.debug is True
 
@@ -43,8 +45,11 @@ def test_unset_flags_do_not_override() -> None:
 def test_lists_from_file_env_and_repeated_flags(tmp_path: Path) -> None:
     toml = write(tmp_path, 'cni_path = ["/a", "/b"]\ninsecure_registries = ["r1:5000"]\n')
     assert load({}, {"PYNERD_TOML": str(toml)}).cni_path == ("/a", "/b")
-    env = {"PYNERD_TOML": str(toml), "PYNERD_CNI_PATH": "/x:/y",
-           "PYNERD_INSECURE_REGISTRY": "a:1, b:2"}
+    env = {
+        "PYNERD_TOML": str(toml),
+        "PYNERD_CNI_PATH": "/x:/y",
+        "PYNERD_INSECURE_REGISTRY": "a:1, b:2",
+    }
     cfg = load({}, env)
     assert cfg.cni_path == ("/x", "/y")
     assert cfg.insecure_registries == ("a:1", "b:2")
@@ -65,7 +70,7 @@ def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
     ("text", "needle"),
     [
         ("namespace = 3\n", "expected a string"),
-        ("debug = \"yes\"\n", "expected true or false"),
+        ('debug = "yes"\n', "expected true or false"),
         ("cni_path = [1]\n", "list of strings"),
         ("data_root = \n", "invalid TOML"),
     ],

@@ -38,6 +38,7 @@ def test_no_library_source_imports_a_ui_module_even_lazily() -> None:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
-            offenders += [f"{path}:{node.lineno} {n}" for n in names
-                          if n.split(".")[0] in FORBIDDEN]
+            offenders += [
+                f"{path}:{node.lineno} {n}" for n in names if n.split(".")[0] in FORBIDDEN
+            ]
     assert offenders == []

@@ -15,10 +15,19 @@ PS_HEADER = "CONTAINER ID   IMAGE     COMMAND   CREATED   STATUS    PORTS     NA
 
 def seed(cli: Cli, cid: str, name: str, status: str, created: str, **extra: object) -> None:
     record = {
-        "Id": cid, "Name": "/" + name, "Created": created, "Path": "sh", "Args": ["-c", "sleep 1"],
-        "Image": "sha256:" + "0" * 64, "Config": {"Image": "busybox", "Labels": {"app": name}},
-        "State": {"Status": status, "ExitCode": 3 if status == "exited" else 0,
-                  "StartedAt": created, "FinishedAt": "2026-01-01T00:00:09Z"},
+        "Id": cid,
+        "Name": "/" + name,
+        "Created": created,
+        "Path": "sh",
+        "Args": ["-c", "sleep 1"],
+        "Image": "sha256:" + "0" * 64,
+        "Config": {"Image": "busybox", "Labels": {"app": name}},
+        "State": {
+            "Status": status,
+            "ExitCode": 3 if status == "exited" else 0,
+            "StartedAt": created,
+            "FinishedAt": "2026-01-01T00:00:09Z",
+        },
         **extra,
     }
     store = ContainerStore(cli.data_root / "namespaces" / "default")
@@ -37,15 +46,24 @@ def test_ps_lists_filters_and_formats_records(cli: Cli) -> None:
     r = cli("ps")
     assert r.code == 0
     lines = r.out.splitlines()
-    assert lines[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
-                                "PORTS", "NAMES"]
-    assert len(lines) == 2 and lines[1].startswith("aaaaaaaaaaaa   busybox   \"sh -c sleep 1\"")
+    assert lines[0].split() == [
+        "CONTAINER",
+        "ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
+    assert len(lines) == 2 and lines[1].startswith('aaaaaaaaaaaa   busybox   "sh -c sleep 1"')
     assert lines[1].endswith("web")
     assert cli("ps", "-a", "--format", "{{.Names}}").out == "job\nweb\n"  # newest first
     assert cli("ps", "-aq").out == "b" * 12 + "\n" + "a" * 12 + "\n"
     assert cli("ps", "-aq", "--no-trunc").out == "b" * 64 + "\n" + "a" * 64 + "\n"
-    assert cli("ps", "-a", "--filter", "status=exited", "--format", "{{.Names}} {{.Status}}"
-               ).out.startswith("job Exited (3) ")
+    assert cli(
+        "ps", "-a", "--filter", "status=exited", "--format", "{{.Names}} {{.Status}}"
+    ).out.startswith("job Exited (3) ")
     assert cli("ps", "-a", "-f", "label=app=web", "--format", "{{.ID}}").out == "a" * 12 + "\n"
     assert cli("ps", "-a", "-f", "name=jo", "-q").out == "b" * 12 + "\n"
     assert cli("ps", "-l", "-q").out == "b" * 12 + "\n"
@@ -69,7 +87,10 @@ def test_bad_filter_and_bad_template_are_one_line_exit_125(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["nosuchcommand"], "Error: 'nosuchcommand' is not a pynerd command. See 'pynerd --help'\n"),
+        (
+            ["nosuchcommand"],
+            "Error: 'nosuchcommand' is not a pynerd command. See 'pynerd --help'\n",
+        ),
         (["ps", "--bogus"], "Error: unknown flag: --bogus\n"),
         (["ps", "-n", "notanumber"], None),
     ],
@@ -111,8 +132,16 @@ def test_unexpected_errors_have_no_traceback_unless_debug(cli: Cli, tmp_path: Pa
     blocker = tmp_path / "file"
     blocker.write_text("")
     # the data root is a regular file: reading state fails in an unplanned way
-    r = cli.proc("--data-root", str(blocker / "sub"), "--run-root", str(tmp_path / "r"),
-                 "system", "info", raw=True, env={"PATH": "/nonexistent"})
+    r = cli.proc(
+        "--data-root",
+        str(blocker / "sub"),
+        "--run-root",
+        str(tmp_path / "r"),
+        "system",
+        "info",
+        raw=True,
+        env={"PATH": "/nonexistent"},
+    )
     assert "Traceback" not in r.err
     r = cli.proc("-D", "ps", "--format", "{{.X", raw=True)
     assert r.code == 125 and "Traceback" in r.err

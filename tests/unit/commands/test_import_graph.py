@@ -9,16 +9,26 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("requests", "pyroute2", "yaml", "rich", "urllib3", "http.client", "ssl", "asyncio",
-         "tomli")
+HEAVY = (
+    "requests",
+    "pyroute2",
+    "yaml",
+    "rich",
+    "urllib3",
+    "http.client",
+    "ssl",
+    "asyncio",
+    "tomli",
+)
 
 
 def modules_after(argv: list[str], tmp_path: Path) -> set[str]:
     """Run the CLI in a fresh interpreter and return every module it had loaded."""
     dump = tmp_path / "modules.json"
+    write = f"open({str(dump)!r}, 'w').write(json.dumps(sorted(sys.modules)))"
     code = (
         "import atexit, json, sys\n"
-        f"atexit.register(lambda: open({str(dump)!r}, 'w').write(json.dumps(sorted(sys.modules))))\n"
+        f"atexit.register(lambda: {write})\n"
         f"sys.argv = ['pynerd'] + {argv!r}\n"
         "from pynerd_cli.main import main\n"
         "main()\n"
@@ -32,8 +42,9 @@ def _roots(tmp_path: Path) -> list[str]:
     return ["--data-root", str(tmp_path / "d"), "--run-root", str(tmp_path / "r")]
 
 
-@pytest.mark.parametrize("command", [["ps"], ["ps", "-a", "--format", "{{.Names}}"], ["--help"],
-                                     ["version"], ["info"]])
+@pytest.mark.parametrize(
+    "command", [["ps"], ["ps", "-a", "--format", "{{.Names}}"], ["--help"], ["version"], ["info"]]
+)
 def test_command_loads_no_heavy_module(command: list[str], tmp_path: Path) -> None:
     loaded = modules_after(_roots(tmp_path) + command, tmp_path)
     assert "pynerd_cli.main" in loaded
@@ -42,19 +53,21 @@ def test_command_loads_no_heavy_module(command: list[str], tmp_path: Path) -> No
 
 
 def test_ps_loads_only_its_own_command_module(tmp_path: Path) -> None:
-    loaded = modules_after(_roots(tmp_path) + ["ps"], tmp_path)
+    loaded = modules_after([*_roots(tmp_path), "ps"], tmp_path)
     commands = sorted(m for m in loaded if m.startswith("pynerd_cli."))
     assert "pynerd_cli.ps" in commands
-    others = [m for m in commands if m.split(".")[1] in
-              ("version", "info", "system", "container")]
+    others = [m for m in commands if m.split(".")[1] in ("version", "info", "system", "container")]
     assert others == []
     # ps needs neither the runtime nor networking nor version probing
-    assert not any(m.startswith(("pynerd.runtime", "pynerd.network", "pynerd.system"))
-                   for m in loaded)
+    assert not any(
+        m.startswith(("pynerd.runtime", "pynerd.network", "pynerd.system")) for m in loaded
+    )
 
 
 def test_root_help_imports_no_subcommand_module(tmp_path: Path) -> None:
     loaded = modules_after(["--help"], tmp_path)
-    assert [m for m in loaded if m.startswith("pynerd_cli.")] == [
-        "pynerd_cli.context", "pynerd_cli.errors", "pynerd_cli.main",
+    assert sorted(m for m in loaded if m.startswith("pynerd_cli.")) == [
+        "pynerd_cli.context",
+        "pynerd_cli.errors",
+        "pynerd_cli.main",
     ]

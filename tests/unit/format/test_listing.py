@@ -21,16 +21,16 @@ class R:
         return {"ID": self.ID, "Name": self.Name}
 
 
-SPEC = ListingSpec(default_table="table {{.ID}}\t{{.Name}}",
-                   headers={"ID": "THING ID", "Name": "NAME", "Label": "LABEL"})
+SPEC = ListingSpec(
+    default_table="table {{.ID}}\t{{.Name}}",
+    headers={"ID": "THING ID", "Name": "NAME", "Label": "LABEL"},
+)
 ROWS = [R("abc", "first", {"k": "v1"}), R("def", "second-longer-name", {})]
 
 
 def test_default_table_has_headers_and_aligned_columns() -> None:
     assert render_listing(ROWS, SPEC) == (
-        "THING ID   NAME\n"
-        "abc        first\n"
-        "def        second-longer-name\n"
+        "THING ID   NAME\nabc        first\ndef        second-longer-name\n"
     )
 
 
@@ -44,7 +44,9 @@ def test_table_template_derives_headers_even_for_method_fields() -> None:
 
 
 def test_plain_template_has_no_header_and_expands_escapes() -> None:
-    assert render_listing(ROWS, SPEC, "{{.ID}}\\t{{.Name}}") == "abc\tfirst\ndef\tsecond-longer-name\n"
+    assert (
+        render_listing(ROWS, SPEC, "{{.ID}}\\t{{.Name}}") == "abc\tfirst\ndef\tsecond-longer-name\n"
+    )
 
 
 def test_json_is_one_object_per_line() -> None:

@@ -12,10 +12,7 @@ def test_docker_ps_header_layout() -> None:
 
 def test_columns_widen_to_the_longest_cell_plus_three() -> None:
     text = "A\tB\tC\nlonger-than-ten\tx\ty\n"
-    assert tabwrite(text) == (
-        "A" + " " * 17 + "B         C\n"
-        "longer-than-ten   x         y\n"
-    )
+    assert tabwrite(text) == ("A" + " " * 17 + "B         C\nlonger-than-ten   x         y\n")
 
 
 def test_last_field_is_never_padded_and_text_without_tabs_is_untouched() -> None:
@@ -26,8 +23,4 @@ def test_last_field_is_never_padded_and_text_without_tabs_is_untouched() -> None
 def test_alignment_is_per_block_of_consecutive_lines_with_the_column() -> None:
     # Go's tabwriter: a line without the column ends the block above it.
     text = "aaaaaaaaaaaaaaa\tb\nno tabs here\nc\td\n"
-    assert tabwrite(text) == (
-        "aaaaaaaaaaaaaaa   b\n"
-        "no tabs here\n"
-        "c         d\n"
-    )
+    assert tabwrite(text) == ("aaaaaaaaaaaaaaa   b\nno tabs here\nc         d\n")

@@ -30,8 +30,15 @@ def test_human_duration_matches_docker(seconds: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     ("size", "text"),
-    [(0, "0B"), (999, "999B"), (1000, "1kB"), (1234, "1.23kB"), (4_261_000, "4.26MB"),
-     (163_000_000, "163MB"), (1_500_000_000, "1.5GB")],
+    [
+        (0, "0B"),
+        (999, "999B"),
+        (1000, "1kB"),
+        (1234, "1.23kB"),
+        (4_261_000, "4.26MB"),
+        (163_000_000, "163MB"),
+        (1_500_000_000, "1.5GB"),
+    ],
 )
 def test_human_size_matches_docker(size: int, text: str) -> None:
     assert human_size(size) == text

@@ -18,8 +18,14 @@ class FakeRunner:
         self.answers = answers
         self.calls: list[tuple[str, ...]] = []
 
-    def run(self, args: Sequence[str], *, env: Mapping[str, str] | None = None,
-            input: bytes | None = None, timeout: float | None = None) -> Completed:
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+        timeout: float | None = None,
+    ) -> Completed:
         self.calls.append(tuple(args))
         return self.answers[args[-1]]
 

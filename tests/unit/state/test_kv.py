@@ -92,8 +92,10 @@ def test_concurrent_creates_hand_out_a_name_once(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork")
     results: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
     for round_ in range(5):
-        procs = [ctx.Process(target=_claim, args=(str(tmp_path), f"name{round_}", i, results))
-                 for i in range(6)]
+        procs = [
+            ctx.Process(target=_claim, args=(str(tmp_path), f"name{round_}", i, results))
+            for i in range(6)
+        ]
         for p in procs:
             p.start()
         for p in procs:
