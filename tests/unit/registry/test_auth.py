@@ -154,8 +154,13 @@ def test_a_401_with_a_cached_token_fetches_a_fresh_one() -> None:
     realm = TokenRealm()
     auth = make(realm)
     scopes = ["repository:a:pull"]
-    auth.on_401("reg", "reg", scopes, challenge_401(), None)
-    assert auth.on_401("reg", "reg", scopes, challenge_401(), None) == "Bearer tok-anonymous-2"
+    first = auth.on_401("reg", "reg", scopes, challenge_401(), None)
+    # A 401 to a request without that token (another client, say) reuses the cached one...
+    assert auth.on_401("reg", "reg", scopes, challenge_401(), None) == first
+    # ...but the token that was just refused is replaced.
+    assert auth.on_401("reg", "reg", scopes, challenge_401(), None, sent=first) == (
+        "Bearer tok-anonymous-2"
+    )
 
 
 def test_credentials_are_sent_as_basic_to_the_realm() -> None:
@@ -175,6 +180,10 @@ def test_challenge_scope_is_merged_with_ours() -> None:
     auth.on_401("reg", "reg", ["repository:a:pull"], challenge_401("repository:b:pull"), None)
     q = parse_qs(urlsplit(realm.seen[0].url).query)
     assert q["scope"] == ["repository:a:pull", "repository:b:pull"]
+    # A challenge scope that ours already cover adds nothing.
+    auth.on_401("reg", "reg", ["repository:c:pull,push"], challenge_401("repository:c:pull"),
+                None)
+    assert parse_qs(urlsplit(realm.seen[1].url).query)["scope"] == ["repository:c:pull,push"]
 
 
 def test_bad_credentials_raise_unauthorized_with_the_servers_words() -> None:

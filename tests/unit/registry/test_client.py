@@ -204,6 +204,8 @@ class FakeRegistry:
             uid = f"u{len(self.uploads)}"
             self.uploads[uid] = bytearray()
             return Response(202, {"Location": f"/v2/{repo}/blobs/uploads/{uid}?_state=s"})
+        if req.method == "DELETE":
+            return Response(204) if self.uploads.pop(uid, None) is not None else Response(404)
         buf = self.uploads[uid]
         body = req.body if isinstance(req.body, bytes) else b""
         if req.method == "PATCH":
@@ -666,7 +668,7 @@ def test_redirect_to_storage_drops_authorization(
         assert blob.read() == LAYER
         assert blob.url.startswith("https://storage.test/blob?d=")
     registry_get = [r for r in fake.log if urlsplit(r.url).netloc == REG][-1]
-    storage_get = [r for r in fake.log if urlsplit(r.url).netloc == "storage.test"][0]
+    storage_get = next(r for r in fake.log if urlsplit(r.url).netloc == "storage.test")
     assert registry_get.headers.get("Authorization", "").startswith("Basic ")
     assert "Authorization" not in storage_get.headers
     assert storage_get.tls is None  # the registry's TLS settings stay with the registry
@@ -908,10 +910,14 @@ def test_push_blob_cross_repo_mount(client: RegistryClient, fake: FakeRegistry) 
                      mount_from=["other.test/ignored", "missing", f"{REG}/busybox"])
     assert fake.blobs["new"][sha(LAYER)] == LAYER
     assert opener.opened == 0
+    assert fake.requests_to() == [
+        f"HEAD /v2/new/blobs/{sha(LAYER)}",
+        "POST /v2/new/blobs/uploads/",  # from "missing": 202, a plain upload session...
+        "DELETE /v2/new/blobs/uploads/u0",  # ...which is cancelled
+        "POST /v2/new/blobs/uploads/",  # from "busybox": 201, mounted
+    ]
     posts = [r for r in fake.log if r.method == "POST"]
-    assert [parse_qs(urlsplit(p.url).query)["from"] for p in posts] == [["missing"]] + [
-        ["busybox"]
-    ] if len(posts) == 2 else True
+    assert [parse_qs(urlsplit(p.url).query)["from"] for p in posts] == [["missing"], ["busybox"]]
 
 
 def test_push_blob_monolithic_and_mount_fallback(
@@ -989,7 +995,8 @@ def test_put_manifest(client: RegistryClient, fake: FakeRegistry) -> None:
     assert put.url == f"{BASE}/v2/app/manifests/v1"
     assert put.headers["Content-Type"] == media.DOCKER_MANIFEST and put.body == MANIFEST
     assert client.resolve(ref(f"{REG}/app:v1"))[0].digest == digest
-    assert client.put_manifest(ref(f"{REG}/app@{digest}"), MANIFEST, media.DOCKER_MANIFEST) == digest
+    by_digest = client.put_manifest(ref(f"{REG}/app@{digest}"), MANIFEST, media.DOCKER_MANIFEST)
+    assert by_digest == digest
     assert fake.log[-1].url == f"{BASE}/v2/app/manifests/{digest}"
 
 
@@ -1068,3 +1075,101 @@ def test_descriptor_round_trip() -> None:
                 []):
         with pytest.raises(InvalidArgument):
             Descriptor.from_oci(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# the transport seam
+# --------------------------------------------------------------------------------------------
+def test_headers_are_case_insensitive() -> None:
+    from pynerd.registry.transport import Headers
+
+    h = Headers({"Content-Type": "a", "docker-content-digest": "b"})
+    assert h["content-type"] == "a" and h["Docker-Content-Digest"] == "b"
+    assert "CONTENT-TYPE" in h and "x" not in h and len(h) == 2
+    assert list(h) == ["Content-Type", "docker-content-digest"]
+
+
+def test_response_bodies() -> None:
+    closed: list[bool] = []
+    r = Response(200, {}, [b"ab", b"cd"], on_close=lambda: closed.append(True))
+    assert r.read() == b"abcd" and closed == [True]
+    with pytest.raises(RuntimeError):
+        r.read()
+    r = Response(200, {}, lambda n: iter([b"x" * n, b"y"]))
+    assert list(r.iter_content(3)) == [b"xxx", b"y"]
+    with pytest.raises(ValueError):
+        Response(200, {}, b"x" * 10).read(limit=5)
+    assert Response(404).reason == "Not Found"
+
+
+def test_mock_transport_materializes_bodies() -> None:
+    seen: list[Request] = []
+    t = MockTransport(lambda req: seen.append(req) or Response(201))
+    t.send(Request("PUT", "http://x/", body=io.BytesIO(b"file")))
+    t.send(Request("PUT", "http://x/", body=iter([b"a", b"b"])))
+    assert [r.body for r in seen] == [b"file", b"ab"] and t.requests == seen
+    assert t.send(Request("GET", "http://x/y")).url == "http://x/y"
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy", "bypass"),
+    [
+        ("registry.lan", 443, "*", True),
+        ("registry.lan", 443, "other,registry.lan", True),
+        ("a.registry.lan", 443, ".registry.lan", True),
+        ("a.registry.lan", 443, "*.registry.lan", True),
+        ("registry.lan", 5000, "registry.lan:5000", True),
+        ("registry.lan", 443, "registry.lan:5000", False),
+        ("10.1.2.3", 80, "10.0.0.0/8", True),
+        ("notregistry.lan", 443, "registry.lan", False),
+        ("registry.lan", 443, "", False),
+    ],
+)
+def test_no_proxy_matching(host: str, port: int, no_proxy: str, bypass: bool) -> None:
+    from pynerd.registry.transport import _bypass
+
+    assert _bypass(host, port, no_proxy) is bypass
+
+
+def test_proxies_only_from_set_variables() -> None:
+    pytest.importorskip("requests")
+    from pynerd.registry.transport import RequestsTransport
+
+    t = RequestsTransport(environ={})
+    assert t._proxies("https://r.lan/v2/") is None
+    t.close()
+    env = {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "internal.lan"}
+    t = RequestsTransport(environ=env)
+    assert t._proxies("https://r.lan/v2/") == {"https": "http://proxy:3128"}
+    assert t._proxies("https://x.internal.lan/v2/") == {}
+    assert t._proxies("http://127.0.0.1:5000/v2/") == {}
+    assert t._proxies("http://localhost:5000/v2/") == {}
+    assert t._proxies("http://r.lan/v2/") == {}  # no HTTP_PROXY set
+    t.close()
+
+
+def test_classify_network_failures() -> None:
+    import socket
+    import ssl
+
+    from pynerd.registry.transport import classify
+
+    def wrapped(inner: BaseException) -> BaseException:
+        outer = OSError("Max retries exceeded")
+        outer.__cause__ = inner
+        return outer
+
+    cert = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    cert.verify_message = "self-signed certificate"
+    cases = [
+        (wrapped(cert), "tls", "tls: failed to verify certificate: self-signed certificate"),
+        (wrapped(socket.gaierror(-2, "Name or service not known")), "dns",
+         "no such host (DNS lookup failed)"),
+        (wrapped(ConnectionRefusedError(111, "Connection refused")), "refused",
+         "connection refused"),
+        (wrapped(ConnectionResetError(104, "reset")), "dropped", "connection reset by peer"),
+        (wrapped(TimeoutError("timed out")), "timeout", "timed out waiting for the server"),
+    ]
+    for exc, kind, message in cases:
+        got = classify(exc)
+        assert (got.kind, got.message) == (kind, message)
