@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["tests.rig.plugin", "tests.cli"]
+pytest_plugins = ["tests.rig.plugin", "tests.rig.auth", "tests.cli"]
 
 
 @pytest.fixture(autouse=True)

@@ -249,3 +249,9 @@ def _decode_entry(entry: dict[str, Any], path: Path) -> Credentials | None:
     if not username and not password:
         return None
     return Credentials(username=username, password=password)
+
+
+def logout(server: str, store: CredentialStore | None = None) -> tuple[str, bool]:
+    """Forget the login for ``server``; returns Docker's key for it and whether one existed."""
+    host = normalize_host(server)
+    return config_key(host), (store or CredentialStore()).erase(host)

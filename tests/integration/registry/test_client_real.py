@@ -31,18 +31,12 @@ from pynerd.registry.credentials import Credentials, CredentialStore
 from pynerd.registry.errors import RegistryUnavailable, Unauthorized
 from pynerd.registry.reference import parse_reference
 from pynerd.registry.transport import RequestsTransport
-from tests.rig import auth as rig_auth
 from tests.rig import images
 from tests.rig.auth import RIG_PASSWORD, RIG_USER, AuthRegistry, TokenServer
 from tests.rig.images import BuiltImage, BuiltIndex
 from tests.rig.registry import Registry, free_port
 
 pytestmark = pytest.mark.integration
-
-# The auth rig's fixtures (a conftest may load tests.rig.auth as a plugin instead).
-token_server = rig_auth.token_server
-token_registry = rig_auth.token_registry
-htpasswd_registry = rig_auth.htpasswd_registry
 
 
 def sha(data: bytes) -> str:
@@ -77,7 +71,9 @@ def make_client(
     def make(tokens: TokenCache | None = None, **cfg: Any) -> RegistryClient:
         return RegistryClient(
             Config(hosts_dir=(str(hosts_dir),), **cfg),
-            transport=transport, credentials=store, tokens=tokens or TokenCache(),
+            transport=transport,
+            credentials=store,
+            tokens=tokens or TokenCache(),
             sleep=sleeps.append,
         )
 
@@ -153,13 +149,13 @@ def test_resume_a_blob_from_an_offset(client: RegistryClient, busybox_image: Bui
         assert blob.read() == b""
 
 
-def test_not_found_messages(client: RegistryClient, registry: Registry,
-                            busybox_image: BuiltImage) -> None:
+def test_not_found_messages(
+    client: RegistryClient, registry: Registry, busybox_image: BuiltImage
+) -> None:
     with pytest.raises(NotFound) as exc:
         client.resolve(parse_reference(f"{registry.host}/busybox:nope"))
     assert str(exc.value) == (
-        f"manifest for {registry.host}/busybox:nope not found: manifest unknown: "
-        "manifest unknown"
+        f"manifest for {registry.host}/busybox:nope not found: manifest unknown: manifest unknown"
     )
     with pytest.raises(NotFound, match="blob unknown"):
         client.fetch_blob(parse_reference(busybox_image.ref), sha(b"missing"))
@@ -231,15 +227,23 @@ def test_dropped_connections_are_retried_then_reported(
 # --------------------------------------------------------------------------------------------
 def _image(seed: str) -> tuple[bytes, bytes, bytes]:
     layer = gzip.compress(seed.encode() * 1000, mtime=0)
-    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {
-        "type": "layers", "diff_ids": [sha(gzip.decompress(layer))]}}).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": media.OCI_MANIFEST,
-        "config": {"mediaType": media.OCI_CONFIG, "digest": sha(config), "size": len(config)},
-        "layers": [{"mediaType": media.OCI_LAYER_GZIP, "digest": sha(layer),
-                    "size": len(layer)}],
-    }).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [sha(gzip.decompress(layer))]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media.OCI_MANIFEST,
+            "config": {"mediaType": media.OCI_CONFIG, "digest": sha(config), "size": len(config)},
+            "layers": [
+                {"mediaType": media.OCI_LAYER_GZIP, "digest": sha(layer), "size": len(layer)}
+            ],
+        }
+    ).encode()
     return layer, config, manifest
 
 
@@ -277,7 +281,9 @@ def test_chunked_upload(
 
 
 def test_cross_repo_mount(
-    client: RegistryClient, registry: Registry, busybox_image: BuiltImage,
+    client: RegistryClient,
+    registry: Registry,
+    busybox_image: BuiltImage,
     unique_name: Callable[..., str],
 ) -> None:
     target = parse_reference(f"{registry.host}/{unique_name('mount')}:1")
@@ -292,7 +298,9 @@ def test_cross_repo_mount(
 # mirrors
 # --------------------------------------------------------------------------------------------
 def test_docker_hub_through_a_local_mirror(
-    make_client: Callable[..., RegistryClient], hosts_dir: Path, registry: Registry,
+    make_client: Callable[..., RegistryClient],
+    hosts_dir: Path,
+    registry: Registry,
     unique_name: Callable[..., str],
 ) -> None:
     repo = unique_name("mirrored")
@@ -324,8 +332,11 @@ server = "http://127.0.0.1:{dead}"
 # token auth
 # --------------------------------------------------------------------------------------------
 def test_token_auth_pull_requires_login(
-    make_client: Callable[..., RegistryClient], token_registry: AuthRegistry,
-    token_server: TokenServer, busybox_image: BuiltImage, store: CredentialStore,
+    make_client: Callable[..., RegistryClient],
+    token_registry: AuthRegistry,
+    token_server: TokenServer,
+    busybox_image: BuiltImage,
+    store: CredentialStore,
 ) -> None:
     ref = parse_reference(f"{token_registry.host}/busybox:latest")
     client = make_client()
@@ -358,8 +369,11 @@ def test_token_auth_pull_requires_login(
 
 
 def test_token_auth_push(
-    make_client: Callable[..., RegistryClient], token_registry: AuthRegistry,
-    store: CredentialStore, unique_name: Callable[..., str], registry: Registry,
+    make_client: Callable[..., RegistryClient],
+    token_registry: AuthRegistry,
+    store: CredentialStore,
+    unique_name: Callable[..., str],
+    registry: Registry,
 ) -> None:
     store.store(token_registry.host, RIG_USER, RIG_PASSWORD)
     repo = unique_name("tokpush")
@@ -377,8 +391,10 @@ def test_token_auth_push(
 # basic auth
 # --------------------------------------------------------------------------------------------
 def test_basic_auth_login_and_pull(
-    make_client: Callable[..., RegistryClient], htpasswd_registry: AuthRegistry,
-    busybox_image: BuiltImage, store: CredentialStore,
+    make_client: Callable[..., RegistryClient],
+    htpasswd_registry: AuthRegistry,
+    busybox_image: BuiltImage,
+    store: CredentialStore,
 ) -> None:
     ref = parse_reference(f"{htpasswd_registry.host}/busybox")
     client = make_client()
@@ -387,8 +403,7 @@ def test_basic_auth_login_and_pull(
     with pytest.raises(Unauthorized) as exc:
         client.login(f"http://{htpasswd_registry.host}/", RIG_USER, "nope")
     assert str(exc.value) == (
-        f"login attempt to http://{htpasswd_registry.host}/v2/ failed with status: "
-        "401 Unauthorized"
+        f"login attempt to http://{htpasswd_registry.host}/v2/ failed with status: 401 Unauthorized"
     )
     assert not store.path.exists()
     client.login(htpasswd_registry.host, RIG_USER, RIG_PASSWORD)
@@ -413,23 +428,33 @@ class TLSServer:
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
         now = datetime.datetime.now(datetime.UTC)
         cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(hours=1))
             .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
         self.cert = directory / "server.crt"
         self.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         keyfile = directory / "server.key"
-        keyfile.write_bytes(key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption()))
-        body = json.dumps({"schemaVersion": 2, "mediaType": media.OCI_INDEX,
-                           "manifests": []}).encode()
+        keyfile.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        body = json.dumps(
+            {"schemaVersion": 2, "mediaType": media.OCI_INDEX, "manifests": []}
+        ).encode()
         self.body = body
 
         class Handler(BaseHTTPRequestHandler):
