@@ -6,12 +6,15 @@ import typer
 from pynerd_cli.context import config_of
 from pynerd_cli.history import history
 from pynerd_cli.images import images
+from pynerd_cli.importcmd import import_image
 from pynerd_cli.inspect import image_inspect
+from pynerd_cli.load import load
 from pynerd_cli.main import CONTEXT
 from pynerd_cli.output import write
 from pynerd_cli.pull import pull
 from pynerd_cli.push import push
 from pynerd_cli.rmi import rmi
+from pynerd_cli.save import save
 from pynerd_cli.tag import tag
 
 app = typer.Typer(
@@ -63,5 +66,8 @@ for _name, _fn, _help in (
     ("remove", rmi, "Remove one or more images"),
     ("history", history, "Show the history of an image"),
     ("prune", prune, "Remove unused images"),
+    ("save", save, "Save one or more images to a tar archive (streamed to STDOUT by default)"),
+    ("load", load, "Load an image from a tar archive or STDIN"),
+    ("import", import_image, "Import the contents from a tarball to create a filesystem image"),
 ):
     app.command(_name, help=_help, context_settings=CONTEXT)(_fn)
