@@ -199,13 +199,22 @@ class Puller:
             )
         chains = mf.chain_ids(diff_ids)
         todo: list[int] = []
+        blobs_only: list[int] = []  # unpacked already, but push and save need the blob too
         for i, (desc, chain) in enumerate(zip(layers, chains, strict=True)):
             lid = short_id(desc["digest"])
             if self.snapshotter.exists(chain):
                 self.emit(lid, "Already exists")
+                if not self.content.exists(desc["digest"]):
+                    blobs_only.append(i)
             else:
                 self.emit(lid, "Pulling fs layer")
                 todo.append(i)
+        if blobs_only:
+            with ThreadPoolExecutor(max_workers=self.cfg_concurrency) as pool:
+                for f in [
+                    pool.submit(self._stream_layer, ref, layers[i], _discard) for i in blobs_only
+                ]:
+                    f.result()
         if not todo:
             return
         workers = max(1, min(self.cfg_concurrency, len(todo)))
@@ -224,8 +233,7 @@ class Puller:
                 self._commit_in_order(futures, layers, chains)
             else:
                 downloads = {
-                    i: pool.submit(self._stream_layer, ref, layers[i], lambda _b: None)
-                    for i in todo
+                    i: pool.submit(self._stream_layer, ref, layers[i], _discard) for i in todo
                 }
                 for i in todo:
                     downloads[i].result()
@@ -281,7 +289,7 @@ class Puller:
     def fetch_only(self, ref: Any, descs: Iterable[dict[str, Any]]) -> None:
         """Fetch blobs into the content store without unpacking (other platforms)."""
         for desc in descs:
-            self._stream_layer(ref, desc, lambda _b: None)
+            self._stream_layer(ref, desc, _discard)
 
     # -- the whole pull ------------------------------------------------------
 
@@ -350,6 +358,10 @@ class Puller:
             m = mf.parse_manifest(data, mt)
             self.fetch_small_blob(ref, m.config)
             self.fetch_only(ref, m.layers)
+
+
+def _discard(_: bytes) -> None:
+    """A sink for blobs that are only stored, not extracted."""
 
 
 def _record_name(ref: Any) -> str:

@@ -139,7 +139,7 @@ def test_all_platforms_fetches_every_blob(cli: Cli, multiplatform_image) -> None
 
 
 def test_bad_references_and_missing_images(cli: Cli, registry) -> None:  # type: ignore[no-untyped-def]
-    r = cli("pull", "UPPER/case")
+    r = cli("pull", "Busybox")
     assert r.code == 125 and r.err.startswith("Error: invalid reference format")
     r = cli("pull", f"{registry.host}/busybox:nosuchtag")
     assert r.code == 125 and "nosuchtag" in r.err and r.err.count("\n") == 1
