@@ -544,9 +544,46 @@ def build_multiplatform(
 # large (benchmarks)
 # --------------------------------------------------------------------------------------------
 LARGE_LAYERS = 5
-LARGE_FILES_PER_LAYER = 5
-LARGE_FILE_SIZE = 4_000_000  # 5 x 5 x 4 MB of random bytes: ~100 MB compressed
-LARGE_SEED = 20231114
+# Shaped like a real application layer, so decompression and extraction cost what they
+# cost in the field: many small, compressible source-like files plus a few large
+# binaries that are half incompressible. Per layer ~46 MB unpacked, ~20 MB gzipped.
+LARGE_SMALL_FILES = 1500
+LARGE_BINARIES = 6
+LARGE_BINARY_SIZE = 5_000_000
+LARGE_SEED = 20261126
+_WORDS = [
+    "def",
+    "return",
+    "self",
+    "import",
+    "class",
+    "value",
+    "config",
+    "layer",
+    "image",
+    "name",
+    "for",
+    "in",
+    "if",
+    "else",
+    "None",
+    "True",
+    "False",
+    "data",
+    "path",
+    "open",
+    "read",
+    "write",
+    "error",
+    "raise",
+    "with",
+    "as",
+    "from",
+    "pynerd",
+    "index",
+    "digest",
+    "size",
+]
 
 
 def cache_dir() -> Path:
@@ -555,11 +592,27 @@ def cache_dir() -> Path:
     return Path(base) / BUILDER_VERSION
 
 
+def _text(rng: random.Random, size: int) -> bytes:
+    vocab = _WORDS + [f"ident_{rng.randrange(4000)}" for _ in range(64)]
+    out = " ".join(rng.choices(vocab, k=size // 5)).encode()
+    return out[:size]
+
+
+def _half_random(rng: random.Random, size: int) -> bytes:
+    block = 4096
+    parts = []
+    for k in range(size // block):
+        parts.append(rng.randbytes(block) if k % 2 else bytes([k % 251]) * block)
+    return b"".join(parts)
+
+
 def _large_layer_spec(i: int) -> list[Entry]:
     rng = random.Random(LARGE_SEED + i)
-    entries = [d("large"), d(f"large/{i}")]
-    for j in range(LARGE_FILES_PER_LAYER):
-        entries.append(f(f"large/{i}/blob-{j}.bin", rng.randbytes(LARGE_FILE_SIZE)))
+    entries = [d("large"), d(f"large/{i}"), d(f"large/{i}/src"), d(f"large/{i}/bin")]
+    for j in range(LARGE_SMALL_FILES):
+        entries.append(f(f"large/{i}/src/m{j:04d}.py", _text(rng, rng.randrange(1000, 20000))))
+    for j in range(LARGE_BINARIES):
+        entries.append(f(f"large/{i}/bin/b{j}.so", _half_random(rng, LARGE_BINARY_SIZE)))
     return entries
 
 
@@ -569,7 +622,7 @@ def _large_layer(i: int, cache: Path) -> Layer:
     The content does not depend on busybox, so the cache key is just the builder version
     and layer parameters; the cheap busybox layer is always rebuilt fresh.
     """
-    stem = f"large-{i}-{LARGE_SEED}-{LARGE_FILES_PER_LAYER}x{LARGE_FILE_SIZE}"
+    stem = f"large-v2-{i}-{LARGE_SEED}-{LARGE_SMALL_FILES}-{LARGE_BINARIES}x{LARGE_BINARY_SIZE}"
     blob_path, meta_path = cache / f"{stem}.tar.gz", cache / f"{stem}.json"
     try:
         meta = json.loads(meta_path.read_text())
@@ -594,7 +647,7 @@ def _large_layer(i: int, cache: Path) -> Layer:
 def build_large(
     reg: Registry, repo: str = "large", tag: str = "latest", cache: Path | None = None
 ) -> BuiltImage:
-    """busybox + 5 layers of incompressible files (~100 MB compressed), cached on disk."""
+    """busybox + 5 application-like layers (~100 MB compressed), cached on disk."""
     cache = cache or cache_dir()
     layers = [busybox_layer(), *(_large_layer(i, cache) for i in range(LARGE_LAYERS))]
     plat = host_platform()
