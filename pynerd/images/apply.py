@@ -106,7 +106,10 @@ def apply_layer(
     try:
         if not isinstance(source, int):
             assert proc.stdin is not None
-            _pump(source, proc.stdin)
+            try:
+                _pump(source, proc.stdin)
+            finally:
+                proc.stdin.close()  # EOF for the child
         assert proc.stdout is not None
         output = proc.stdout.read()
         rc = proc.wait()

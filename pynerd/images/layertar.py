@@ -320,14 +320,12 @@ def _extract_tar(r: _TarReader, ext: _Extractor) -> None:
 
 
 def _num(field: bytes) -> int:
-    if field and field[0] & 0x80:  # GNU base-256
-        value = int.from_bytes(field[1:], "big")
-        if field[0] & 0x40:  # negative
-            value -= 1 << (8 * (len(field) - 1))
-            value -= (field[0] & 0x3F) << (8 * (len(field) - 1))
-        else:
-            value += (field[0] & 0x3F) << (8 * (len(field) - 1))
-        return value
+    if field and field[0] & 0x80:  # GNU base-256, two's complement (as Go's archive/tar)
+        inv = 0xFF if field[0] & 0x40 else 0
+        value = (field[0] ^ inv) & 0x7F
+        for c in field[1:]:
+            value = value << 8 | (c ^ inv)
+        return ~value if inv else value
     text = field.split(b"\0", 1)[0].strip(b" ")
     if not text:
         return 0
@@ -338,13 +336,16 @@ def _num(field: bytes) -> int:
 
 
 def _parse_header(b: bytes) -> _Entry:
-    chksum = _num(b[148:156])
+    try:
+        chksum = _num(b[148:156])
+    except LayerError:
+        raise LayerError("invalid tar header (corrupt, or not a tar stream)") from None
     unsigned = sum(b) - sum(b[148:156]) + 256  # the checksum field counts as spaces
     if chksum != unsigned:
         rest = b[:148] + b[156:]
         signed = unsigned - 2 * sum(x for x in rest if x > 127)  # old tars summed signed chars
         if chksum != signed:
-            raise LayerError("invalid tar header checksum (corrupt or not a tar stream)")
+            raise LayerError("invalid tar header checksum (corrupt, or not a tar stream)")
     name = b[0:100].split(b"\0", 1)[0]
     magic = b[257:265]
     if magic == b"ustar\x0000":  # POSIX ustar: 155-byte prefix (GNU uses that room otherwise)

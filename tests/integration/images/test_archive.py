@@ -35,11 +35,13 @@ def fresh_cli(tmp_path: Path, name: str) -> Cli:
     return Cli(tmp_path / name / "data", tmp_path / name / "run")
 
 
-def run_bytes(cli: Cli, *args: str,
-              input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def run_bytes(
+    cli: Cli, *args: str, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """The CLI as a process with binary stdin/stdout (cli.proc is text-only)."""
-    return subprocess.run([PYNERD, *cli.argv(*args)], input=input, capture_output=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [PYNERD, *cli.argv(*args)], input=input, capture_output=True, timeout=120, check=False
+    )
 
 
 def skopeo(*args: str) -> str:
@@ -91,8 +93,9 @@ def assert_busybox_tree(cli: Cli, name: str) -> None:
 
 def no_spool_left(cli: Cli) -> bool:
     tmp = cli.data_root / "tmp"
-    return not tmp.exists() or not any(p.name.startswith(("load-", "import-"))
-                                       for p in tmp.iterdir())
+    return not tmp.exists() or not any(
+        p.name.startswith(("load-", "import-")) for p in tmp.iterdir()
+    )
 
 
 @pytest.fixture
@@ -131,8 +134,9 @@ def test_save_refuses_to_write_to_a_terminal(tmp_path: Path) -> None:
     out = _Terminal()
     with pytest.raises(InvalidArgument) as e:
         save(Config(data_root=tmp_path / "d", run_root=tmp_path / "r"), ["busybox"], out)
-    assert e.value.message == ("cowardly refusing to save to a terminal. "
-                               "Use the -o flag or redirect")
+    assert e.value.message == (
+        "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+    )
     assert out.getvalue() == b""
 
 
@@ -150,8 +154,9 @@ def test_load_refuses_a_terminal_as_input(tmp_path: Path) -> None:
 def test_import_from_file_with_changes(cli: Cli, busybox_image, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     rootfs = tmp_path / "rootfs.tar"
     rootfs.write_bytes(busybox_image.rootfs_tar)
-    r = cli("import", "-c", 'CMD ["sh"]', "-c", "ENV A=b", "-m", "my rootfs", str(rootfs),
-            "imported:v1")
+    r = cli(
+        "import", "-c", 'CMD ["sh"]', "-c", "ENV A=b", "-m", "my rootfs", str(rootfs), "imported:v1"
+    )
     assert r.code == 0, r.err
     image_id = r.out.strip()
     assert image_id.startswith("sha256:") and len(image_id) == 71
@@ -221,9 +226,7 @@ def test_import_errors(cli: Cli, busybox_image, tmp_path: Path) -> None:  # type
 
 
 @integration
-def test_save_load_round_trip(
-    cli: Cli, busybox_image, multilayer_image, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_save_load_round_trip(cli: Cli, busybox_image, multilayer_image, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for ref in (busybox_image.ref, multilayer_image.ref):
         assert cli("pull", "-q", ref).code == 0
     assert cli("tag", busybox_image.ref, "second:tag").code == 0
@@ -241,14 +244,21 @@ def test_save_load_round_trip(
         assert f"blobs/sha256/{layer.digest[7:]}" in names
     assert docker[0]["Config"] == f"blobs/sha256/{busybox_image.config_digest[7:]}"
     assert docker[0]["RepoTags"] == [busybox_image.ref, "second:tag"]
-    assert docker[1]["Layers"] == [f"blobs/sha256/{la.digest[7:]}"
-                                   for la in multilayer_image.layers]
-    assert [(m["digest"], m["annotations"]["org.opencontainers.image.ref.name"])
-            for m in index["manifests"]] == [(busybox_image.manifest_digest, "latest"),
-                                             (busybox_image.manifest_digest, "tag"),
-                                             (multilayer_image.manifest_digest, "latest")]
-    assert index["manifests"][1]["annotations"]["io.containerd.image.name"] == \
-        "docker.io/library/second:tag"
+    assert docker[1]["Layers"] == [
+        f"blobs/sha256/{la.digest[7:]}" for la in multilayer_image.layers
+    ]
+    assert [
+        (m["digest"], m["annotations"]["org.opencontainers.image.ref.name"])
+        for m in index["manifests"]
+    ] == [
+        (busybox_image.manifest_digest, "latest"),
+        (busybox_image.manifest_digest, "tag"),
+        (multilayer_image.manifest_digest, "latest"),
+    ]
+    assert (
+        index["manifests"][1]["annotations"]["io.containerd.image.name"]
+        == "docker.io/library/second:tag"
+    )
 
     other = fresh_cli(tmp_path, "other")
     rootfs = tmp_path / "rootfs.tar"
@@ -256,20 +266,27 @@ def test_save_load_round_trip(
     previous = other("import", str(rootfs), "second:tag").out.strip()
     r = other("load", "-i", str(out))
     assert r.code == 0, r.err
-    assert r.out.splitlines() == [f"Loaded image: {busybox_image.ref}", "Loaded image: second:tag",
-                                  f"Loaded image: {multilayer_image.ref}"]
+    assert r.out.splitlines() == [
+        f"Loaded image: {busybox_image.ref}",
+        "Loaded image: second:tag",
+        f"Loaded image: {multilayer_image.ref}",
+    ]
     # the image "second:tag" named before the load is kept, untagged
     rows = other("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").out.splitlines()
     assert f"<none>:<none> {previous[7:19]}" in rows
     assert other("rmi", previous).code == 0
-    for ref, image in ((busybox_image.ref, busybox_image), ("second:tag", busybox_image),
-                       (multilayer_image.ref, multilayer_image)):
+    for ref, image in (
+        (busybox_image.ref, busybox_image),
+        ("second:tag", busybox_image),
+        (multilayer_image.ref, multilayer_image),
+    ):
         obj = inspect(other, ref)
         assert obj["Id"] == image.config_digest
         assert obj["RootFS"]["Layers"] == [la.diff_id for la in image.layers]
         assert f"{ref.rsplit(':', 1)[0]}@{image.manifest_digest}" in obj["RepoDigests"]
     assert sorted(inspect(other, busybox_image.ref)["RepoTags"]) == sorted(
-        [busybox_image.ref, "second:tag"])
+        [busybox_image.ref, "second:tag"]
+    )
     assert_busybox_tree(other, "second:tag")
     assert no_spool_left(other)
     # loading again changes nothing
@@ -304,7 +321,8 @@ def test_save_by_id_to_stdout_and_load_from_stdin(cli: Cli, busybox_image, tmp_p
     assert cli("save", "-o", str(named), busybox_image.ref).code == 0
     assert fourth("load", "-i", str(named)).code == 0
     assert fourth("images", "--format", "{{.Repository}}").out.splitlines() == [
-        busybox_image.ref.rsplit(":", 1)[0]]
+        busybox_image.ref.rsplit(":", 1)[0]
+    ]
 
 
 @integration
@@ -332,8 +350,13 @@ def test_load_archives_written_by_skopeo(
     cli: Cli, busybox_image, multilayer_image, multiplatform_image, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     docker_tar = tmp_path / "docker.tar"
-    skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{multilayer_image.ref}",
-           f"docker-archive:{docker_tar}:skopeo/multi:d1")
+    skopeo(
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        f"docker://{multilayer_image.ref}",
+        f"docker-archive:{docker_tar}:skopeo/multi:d1",
+    )
     r = cli("load", "-i", str(docker_tar))
     assert r.code == 0, r.err
     assert r.out == "Loaded image: skopeo/multi:d1\n"
@@ -342,8 +365,13 @@ def test_load_archives_written_by_skopeo(
     assert obj["RootFS"]["Layers"] == [la.diff_id for la in multilayer_image.layers]
 
     oci_tar = tmp_path / "oci.tar"
-    skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{busybox_image.ref}",
-           f"oci-archive:{oci_tar}:skopeo/busybox:o1")
+    skopeo(
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        f"docker://{busybox_image.ref}",
+        f"oci-archive:{oci_tar}:skopeo/busybox:o1",
+    )
     r = cli("load", "-i", str(oci_tar))
     assert r.code == 0, r.err
     assert r.out == "Loaded image: skopeo/busybox:o1\n"
@@ -356,8 +384,14 @@ def test_load_archives_written_by_skopeo(
 
     # a whole multi-platform index (nested in index.json): the host's platform is loaded
     all_tar = tmp_path / "all.tar"
-    skopeo("copy", "-q", "--all", "--src-tls-verify=false", f"docker://{multiplatform_image.ref}",
-           f"oci-archive:{all_tar}:skopeo/mp:all")
+    skopeo(
+        "copy",
+        "-q",
+        "--all",
+        "--src-tls-verify=false",
+        f"docker://{multiplatform_image.ref}",
+        f"oci-archive:{all_tar}:skopeo/mp:all",
+    )
     r = cli("load", "-i", str(all_tar))
     assert r.code == 0, r.err
     host = multiplatform_image.for_platform(busybox_image.platform)
@@ -394,8 +428,13 @@ def test_corrupt_archives_are_refused_and_leave_no_image(
 
     # the old layout (uncompressed <id>/layer.tar): caught before anything is stored
     docker_tar = tmp_path / "docker.tar"
-    skopeo("copy", "-q", "--src-tls-verify=false", f"docker://{busybox_image.ref}",
-           f"docker-archive:{docker_tar}:x/y:z")
+    skopeo(
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        f"docker://{busybox_image.ref}",
+        f"docker-archive:{docker_tar}:x/y:z",
+    )
     with tarfile.open(docker_tar) as tar:
         (layer,) = [m.name for m in tar.getmembers() if m.isfile() and m.size > 100_000]
     _flip_byte_in(docker_tar, layer, bad)
@@ -423,9 +462,7 @@ def test_save_errors(cli: Cli, tmp_path: Path) -> None:
 
 
 @integration
-def test_save_fetches_a_layer_blob_the_store_lacks(
-    cli: Cli, busybox_image, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_save_fetches_a_layer_blob_the_store_lacks(cli: Cli, busybox_image, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # A pull skips layers whose snapshot exists, so an image may lack its own layer blob.
     assert cli("pull", "-q", busybox_image.ref).code == 0
     from pynerd.content.store import ContentStore

@@ -28,10 +28,9 @@ def cfg_of(cli: Cli, snapshotter: str = "overlayfs") -> Config:
 @contextmanager
 def mounted_image(cli: Cli, name: str, snapshotter: str = "overlayfs") -> Iterator[Path]:
     """The image's merged root file system, read-only, at a temp mount point."""
+    from pynerd.images.view import ImageCatalog
     from pynerd.snapshots import get_snapshotter
     from pynerd.snapshots.mount import mount_all, unmount
-
-    from pynerd.images.view import ImageCatalog
 
     cfg = cfg_of(cli, snapshotter)
     view = ImageCatalog(cfg).view(name)
