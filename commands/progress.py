@@ -48,11 +48,15 @@ class BarProgress:
             transient=False,
         )
         self.tasks: dict[str, Any] = {}
+        self.trailer: list[str] = []
         self.bars.start()
 
     def __call__(self, p: Progress) -> None:
         if not p.id:
-            self.bars.console.print(p.status, markup=False)
+            if self.tasks:  # after the bars, like Docker's "Digest:" and "Status:" lines
+                self.trailer.append(p.status)
+            else:
+                self.bars.console.print(p.status, markup=False)
             return
         task = self.tasks.get(p.id)
         if task is None:
@@ -82,6 +86,8 @@ class BarProgress:
 
     def close(self) -> None:
         self.bars.stop()
+        for line in self.trailer:
+            self.console.print(line, markup=False, highlight=False)
 
 
 def progress_for(quiet: bool) -> Any:
