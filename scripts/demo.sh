@@ -1,13 +1,39 @@
 #!/usr/bin/env bash
-# The main job, end to end, offline. It grows with each subsystem.
+# The main job, end to end, offline: it grows with each subsystem.
+# Today: build a busybox rootfs, import it as an image, push it to a local
+# registry, remove it, pull it back, inspect it.
 set -euo pipefail
 PYNERD=${1:-pynerd}
 root=$(mktemp -d /tmp/pynerd-demo.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+reg_pid=""
+cleanup() {
+    [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+    rm -rf "$root"
+}
+trap cleanup EXIT
 p() { echo "+ pynerd $*"; "$PYNERD" --data-root "$root/data" --run-root "$root/run" "$@"; }
 
+# A private registry on a free loopback port.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$root/registry"
+cat >"$root/registry/config.yml" <<YML
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $root/registry/data}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port}
+YML
+docker-registry serve "$root/registry/config.yml" >"$root/registry/log" 2>&1 &
+reg_pid=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+
 p version
+bash "$(dirname "$0")/busybox-rootfs.sh" "$root/busybox.tar"
+p import -c 'CMD ["sh"]' -m "busybox from busybox-static" "$root/busybox.tar" "127.0.0.1:$port/demo/busybox:latest"
+p push "127.0.0.1:$port/demo/busybox:latest"
+p rmi "127.0.0.1:$port/demo/busybox:latest"
+p pull "127.0.0.1:$port/demo/busybox:latest"
+p images
+p image inspect --format '{{.Id}} {{json .Config.Cmd}} {{.Architecture}}' "127.0.0.1:$port/demo/busybox:latest"
+p history "127.0.0.1:$port/demo/busybox:latest"
 p info --format '{{.Driver}} storage, cgroup v{{.CgroupVersion}}, runc {{.Pynerd.RuncVersion}}'
-p ps -a
-p ps -a --format json
 echo "demo: OK"

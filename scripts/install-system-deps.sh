@@ -4,7 +4,7 @@
 # lists are refreshed only when something is missing.
 set -euo pipefail
 
-runtime=(runc containernetworking-plugins iptables iproute2 tini busybox-static)
+runtime=(runc containernetworking-plugins iptables iproute2 tini busybox-static docker-registry curl)
 testing=(docker-registry skopeo hyperfine)
 
 want=("${runtime[@]}")
