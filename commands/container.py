@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pynerd_cli.compat import DockerCommand
 from pynerd_cli.main import CONTEXT
 from pynerd_cli.ps import ps
 
@@ -14,4 +15,4 @@ app = typer.Typer(
     help="Manage containers",
 )
 for _name in ("ls", "list", "ps"):
-    app.command(_name, help="List containers", context_settings=CONTEXT)(ps)
+    app.command(_name, help="List containers", context_settings=CONTEXT, cls=DockerCommand)(ps)

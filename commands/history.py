@@ -14,7 +14,11 @@ def history(
         None, "--format", help="Format output using a custom template"
     ),
     human: bool = typer.Option(
-        True, "-H", "--human", help="Print sizes and dates in human readable format"
+        True,
+        "-H",
+        "--human/--no-human",
+        show_default=False,
+        help="Print sizes and dates in human readable format",
     ),
     no_trunc: bool = typer.Option(False, "--no-trunc", help="Don't truncate output"),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Only show image IDs"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pynerd_cli.compat import DockerCommand
 from pynerd_cli.context import config_of
 from pynerd_cli.history import history
 from pynerd_cli.images import images
@@ -70,4 +71,4 @@ for _name, _fn, _help in (
     ("load", load, "Load an image from a tar archive or STDIN"),
     ("import", import_image, "Import the contents from a tarball to create a filesystem image"),
 ):
-    app.command(_name, help=_help, context_settings=CONTEXT)(_fn)
+    app.command(_name, help=_help, context_settings=CONTEXT, cls=DockerCommand)(_fn)

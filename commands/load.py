@@ -13,8 +13,9 @@ _IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 
 def load(
     ctx: typer.Context,
-    input: str | None = typer.Option(None, "-i", "--input",
-                                     help="Read from tar archive file, instead of STDIN"),
+    input: str | None = typer.Option(
+        None, "-i", "--input", help="Read from tar archive file, instead of STDIN"
+    ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Suppress the load output"),
 ) -> None:
     """Load an image from a tar archive or STDIN."""
@@ -37,5 +38,9 @@ def load(
     finally:
         if sink is not None:
             sink.close()
-    write("".join(f"Loaded image ID: {item}\n" if _IMAGE_ID.fullmatch(item)
-                  else f"Loaded image: {item}\n" for item in loaded))
+    write(
+        "".join(
+            f"Loaded image ID: {item}\n" if _IMAGE_ID.fullmatch(item) else f"Loaded image: {item}\n"
+            for item in loaded
+        )
+    )

@@ -32,13 +32,21 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "image": ("image", "app", MANAGEMENT, "Manage images"),
     "system": ("system", "app", MANAGEMENT, "Manage pynerd"),
     "history": ("history", "history", OTHER, "Show the history of an image"),
-    "import": ("importcmd", "import_image", OTHER,
-               "Import the contents from a tarball to create a filesystem image"),
+    "import": (
+        "importcmd",
+        "import_image",
+        OTHER,
+        "Import the contents from a tarball to create a filesystem image",
+    ),
     "inspect": ("inspect", "inspect", OTHER, "Return low-level information on pynerd objects"),
     "load": ("load", "load", OTHER, "Load an image from a tar archive or STDIN"),
     "rmi": ("rmi", "rmi", OTHER, "Remove one or more images"),
-    "save": ("save", "save", OTHER,
-             "Save one or more images to a tar archive (streamed to STDOUT by default)"),
+    "save": (
+        "save",
+        "save",
+        OTHER,
+        "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    ),
     "tag": ("tag", "tag", OTHER, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
 }
 SECTIONS = (COMMON, MANAGEMENT, OTHER)
@@ -53,8 +61,10 @@ def load_command(name: str) -> Any:
     obj = getattr(module, attr)
     if isinstance(obj, typer.Typer):
         return typer.main.get_command(obj)
+    from pynerd_cli.compat import DockerCommand
+
     single = typer.Typer(rich_markup_mode=None, add_completion=False)
-    single.command(name, help=COMMANDS[name][3], context_settings=CONTEXT)(obj)
+    single.command(name, help=COMMANDS[name][3], context_settings=CONTEXT, cls=DockerCommand)(obj)
     return typer.main.get_command(single)
 
 

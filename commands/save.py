@@ -9,8 +9,9 @@ from pynerd_cli.context import config_of
 def save(
     ctx: typer.Context,
     images: list[str] = typer.Argument(..., metavar="IMAGE..."),
-    output: str | None = typer.Option(None, "-o", "--output",
-                                      help="Write to a file, instead of STDOUT"),
+    output: str | None = typer.Option(
+        None, "-o", "--output", help="Write to a file, instead of STDOUT"
+    ),
 ) -> None:
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
     import sys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pynerd_cli.compat import DockerCommand
 from pynerd_cli.info import info
 from pynerd_cli.main import CONTEXT
 
@@ -20,4 +21,6 @@ def _group() -> None:
     """Manage pynerd."""
 
 
-app.command("info", help="Display system-wide information", context_settings=CONTEXT)(info)
+app.command(
+    "info", help="Display system-wide information", context_settings=CONTEXT, cls=DockerCommand
+)(info)
