@@ -64,7 +64,8 @@ def load_command(name: str) -> Any:
     from pynerd_cli.compat import DockerCommand
 
     single = typer.Typer(rich_markup_mode=None, add_completion=False)
-    single.command(name, help=COMMANDS[name][3], context_settings=CONTEXT, cls=DockerCommand)(obj)
+    context = getattr(module, "COMMAND_CONTEXT", CONTEXT)
+    single.command(name, help=COMMANDS[name][3], context_settings=context, cls=DockerCommand)(obj)
     return typer.main.get_command(single)
 
 

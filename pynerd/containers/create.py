@@ -1,0 +1,369 @@
+"""``create``: everything a container needs before its first start.
+
+Order matters for crash safety: the name is reserved first (so two concurrent
+creates cannot both win it), then the snapshot, files and spec are prepared,
+and the record is written last. If anything fails, what was made is undone;
+a kill -9 in between leaves a reserved name whose record is missing, which
+:func:`pynerd.containers.remove.sweep_orphans` releases later.
+"""
+
+from __future__ import annotations
+
+import os
+import platform as _platform
+from pathlib import Path
+from typing import Any
+
+from pynerd.config import Config
+from pynerd.containers import etcfiles, state
+from pynerd.containers.layout import ContainerPaths, paths
+from pynerd.containers.names import generate_name, new_id, validate_name
+from pynerd.containers.options import CreateOptions
+from pynerd.containers.store import ContainerStore
+from pynerd.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from pynerd.images.events import ProgressFn
+
+INIT_BINARY = "/usr/bin/tini-static"
+
+
+def _image(cfg: Config, opts: CreateOptions, progress: ProgressFn | None) -> Any:
+    """The image view, pulled on demand per ``--pull``."""
+    from pynerd.images.pull import PullOptions, pull
+    from pynerd.images.view import ImageCatalog
+
+    if opts.pull not in ("always", "missing", "never"):
+        raise InvalidArgument(
+            f'invalid pull option: "{opts.pull}": must be one of "always", "missing" or "never"'
+        )
+    catalog = ImageCatalog(cfg)
+    if opts.pull == "always":
+        pull(cfg, PullOptions(opts.image, opts.platform), progress)
+        return catalog.view(opts.image)
+    try:
+        return catalog.view(opts.image)
+    except NotFound:
+        if opts.pull == "never":
+            raise
+    if progress is not None:
+        from pynerd.images.events import Progress
+        from pynerd.registry.reference import parse_reference
+
+        progress(
+            Progress("", f"Unable to find image '{parse_reference(opts.image).familiar()}' locally")
+        )
+    pull(cfg, PullOptions(opts.image, opts.platform), progress)
+    return catalog.view(opts.image)
+
+
+def _reserve_name(store: ContainerStore, name: str | None, cid: str) -> str:
+    if name is not None:
+        name = validate_name(name)
+        try:
+            store.names.create(name, {"Id": cid})
+        except AlreadyExists:
+            other = (store.names.get(name) or {}).get("Id", "")
+            raise Conflict(
+                f'Conflict. The container name "/{name}" is already in use by container '
+                f'"{other}". You have to remove (or rename) that container to be able to '
+                "reuse that name."
+            ) from None
+        return name
+    for attempt in range(10):
+        candidate = generate_name(attempt)
+        try:
+            store.names.create(candidate, {"Id": cid})
+            return candidate
+        except AlreadyExists:
+            continue
+    raise Conflict("could not generate a unique container name")
+
+
+def _labels(opts: CreateOptions, image_labels: dict[str, str] | None) -> dict[str, str]:
+    labels = dict(image_labels or {})
+    lines: list[str] = []
+    for f in opts.label_files:
+        try:
+            lines += [ln.strip() for ln in Path(f).read_text().splitlines()]
+        except OSError as e:
+            raise InvalidArgument(f"open {f}: {e.strerror}") from None
+    for item in [*lines, *opts.labels]:
+        if not item or item.startswith("#"):
+            continue
+        k, _, v = item.partition("=")
+        labels[k] = v
+    return labels
+
+
+def _netns(cfg: Config, opts: CreateOptions) -> tuple[str | None, str]:
+    """(netns for the spec, NetworkMode). Bridge networks arrive with the networking work."""
+    modes = opts.network or ("none",)
+    if len(modes) > 1:
+        raise InvalidArgument("only one network mode is supported until user networks exist")
+    mode = modes[0]
+    if mode == "none":
+        return None, "none"
+    if mode == "host":
+        return "host", "host"
+    if mode.startswith("container:"):
+        other = ContainerStore(cfg.namespace_root).find(mode.split(":", 1)[1])
+        pid = other.get("State", {}).get("Pid", 0)
+        if not other.get("State", {}).get("Running") or not pid:
+            raise Conflict(f"cannot join network of a non running container: {other['Id']}")
+        return f"/proc/{pid}/ns/net", f"container:{other['Id']}"
+    if mode in ("bridge", "default"):
+        # Until the bridge network lands, the default is "none" (docs/networking.md).
+        return None, "none"
+    raise NotFound(f"network {mode} not found")
+
+
+def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) -> str:
+    """Create a container; returns its 64-hex ID."""
+    from pynerd.containers import spec as specmod
+    from pynerd.images import manifest as mf
+    from pynerd.snapshots import get_snapshotter
+    from pynerd.snapshots.mount import mount_all, unmount
+    from pynerd.volumes.mounts import mounts_for_inspect, resolve
+
+    image = _image(cfg, opts, progress)
+    image_cfg: dict[str, Any] = dict(image.config.get("config") or {})
+    netns, network_mode = _netns(cfg, opts)
+    store = ContainerStore(cfg.namespace_root)
+    cid = new_id()
+    name = _reserve_name(store, opts.name, cid)
+    p = paths(cfg, cid)
+    snap = get_snapshotter(cfg.snapshotter, cfg.data_root / "snapshots" / cfg.snapshotter)
+    mounted = False
+    try:
+        p.dir.mkdir(parents=True, mode=0o710)
+        top = mf.chain_ids(mf.config_diff_ids(image.config))[-1]
+        snap.prepare(cid, top, {"pynerd.container": cid})
+        p.rootfs.mkdir()
+        mount_all(snap.mounts(cid), p.rootfs)
+        mounted = True
+        hostname = opts.hostname or (cid[:12] if network_mode != "host" else _platform.node())
+        etcfiles.write(p.hostname, hostname + "\n")
+        if network_mode == "host":
+            etcfiles.write(p.hosts, Path("/etc/hosts").read_text())
+        else:
+            etcfiles.write(p.hosts, etcfiles.hosts_content(hostname, (), opts.add_hosts))
+        etcfiles.write(
+            p.resolv_conf,
+            etcfiles.resolv_content(dns=opts.dns, search=opts.dns_search, options=opts.dns_options),
+        )
+        volumes_from = [store.find(ref.split(":")[0]) for ref in opts.volumes_from]
+        mounts = resolve(
+            cfg.namespace_root, list(opts.mounts), image_cfg.get("Volumes"), volumes_from, p.rootfs
+        )
+        files = specmod.ContainerFiles(p.hostname, p.hosts, p.resolv_conf)
+        init_path = INIT_BINARY if opts.init else None
+        if init_path and not os.path.exists(init_path):
+            raise InvalidArgument(f"--init: {init_path} not found (apt-get install tini)")
+        spec = specmod.build_spec(
+            opts,
+            image_cfg,
+            p.rootfs,
+            cid,
+            hostname,
+            mounts,
+            files,
+            netns,
+            init_path=init_path,
+            cgroups_path=f"/pynerd/{cfg.namespace}/{cid}",
+        )
+        process = spec["process"]
+        _write_json(p.spec, spec)
+        record = _record(
+            cfg,
+            opts,
+            image,
+            image_cfg,
+            cid,
+            name,
+            hostname,
+            p,
+            process,
+            mounts_for_inspect(mounts),
+            network_mode,
+        )
+        store.records.create(cid, record)
+    except BaseException:
+        if mounted:
+            unmount(p.rootfs)
+        _undo(cfg, cid, name, p)
+        raise
+    if opts.cidfile:
+        _write_cidfile(opts.cidfile, cid)
+    return cid
+
+
+def _undo(cfg: Config, cid: str, name: str, p: ContainerPaths) -> None:
+    from pynerd.containers.remove import discard_files
+
+    discard_files(cfg, cid, p)
+    ContainerStore(cfg.namespace_root).names.delete(name)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    import json
+
+    from pynerd.state.atomic import atomic_write
+
+    atomic_write(path, json.dumps(obj, indent=1).encode(), mode=0o600)
+
+
+def _write_cidfile(path: str, cid: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise InvalidArgument(
+            f"container ID file found, make sure the other container isn't running or delete {path}"
+        ) from None
+    with os.fdopen(fd, "w") as f:
+        f.write(cid)
+
+
+def _record(
+    cfg: Config,
+    opts: CreateOptions,
+    image: Any,
+    image_cfg: dict[str, Any],
+    cid: str,
+    name: str,
+    hostname: str,
+    p: ContainerPaths,
+    process: dict[str, Any],
+    mounts: list[dict[str, Any]],
+    network_mode: str,
+) -> dict[str, Any]:
+    """The container record, in the shape of Docker's ``inspect`` output."""
+    from pynerd.containers.spec import stop_signal
+
+    args = list(process.get("args") or [])
+    if opts.init and args[:2] == ["/sbin/docker-init", "--"]:
+        args = args[2:]
+    ports = {p_: {} for p_ in (image_cfg.get("ExposedPorts") or {})}
+    for e in opts.expose:
+        ports.setdefault(e if "/" in e else f"{e}/tcp", {})
+    health = None if opts.no_healthcheck else image_cfg.get("Healthcheck")
+    if opts.health_cmd is not None or opts.no_healthcheck:
+        health = _healthcheck(opts, health)
+    created = state.now_rfc3339()
+    config: dict[str, Any] = {
+        "Hostname": hostname,
+        "Domainname": opts.domainname or "",
+        "User": opts.user if opts.user is not None else image_cfg.get("User", ""),
+        "AttachStdin": opts.interactive and not opts.detach,
+        "AttachStdout": not opts.detach,
+        "AttachStderr": not opts.detach,
+        "ExposedPorts": ports or None,
+        "Tty": opts.tty,
+        "OpenStdin": opts.interactive,
+        "StdinOnce": opts.interactive and not opts.detach,
+        "Env": list(process.get("env") or []),
+        "Cmd": list(opts.command) if opts.command else image_cfg.get("Cmd"),
+        "Healthcheck": health,
+        "Image": opts.image,
+        "Volumes": image_cfg.get("Volumes"),
+        "WorkingDir": process.get("cwd", "/") if opts.workdir else image_cfg.get("WorkingDir", ""),
+        "Entrypoint": ([opts.entrypoint] if opts.entrypoint else None)
+        if opts.entrypoint is not None
+        else image_cfg.get("Entrypoint"),
+        "OnBuild": None,
+        "Labels": _labels(opts, image_cfg.get("Labels")),
+        "StopSignal": stop_signal(opts, image_cfg),
+    }
+    if opts.stop_timeout is not None:
+        config["StopTimeout"] = opts.stop_timeout
+    if config["Healthcheck"] is None:
+        del config["Healthcheck"]
+    restart_name, _, restart_max = opts.restart.partition(":")
+    if restart_name not in ("no", "always", "on-failure", "unless-stopped"):
+        raise InvalidArgument(f"invalid restart policy format: {opts.restart}")
+    host_config = {
+        "Binds": [f"{m['Source']}:{m['Destination']}" for m in mounts if m["Type"] == "bind"],
+        "NetworkMode": network_mode,
+        "PortBindings": {},
+        "RestartPolicy": {
+            "Name": restart_name,
+            "MaximumRetryCount": int(restart_max) if restart_max else 0,
+        },
+        "AutoRemove": opts.rm,
+        "VolumesFrom": list(opts.volumes_from) or None,
+        "CapAdd": list(opts.cap_add) or None,
+        "CapDrop": list(opts.cap_drop) or None,
+        "Dns": list(opts.dns),
+        "DnsOptions": list(opts.dns_options),
+        "DnsSearch": list(opts.dns_search),
+        "ExtraHosts": list(opts.add_hosts) or None,
+        "GroupAdd": list(opts.group_add) or None,
+        "Init": opts.init or None,
+        "Privileged": opts.privileged,
+        "ReadonlyRootfs": opts.read_only,
+        "SecurityOpt": list(opts.security_opt) or None,
+        "Tmpfs": None,
+        "ShmSize": 67108864,
+        "Runtime": "runc",
+        "Memory": 0,
+        "NanoCpus": 0,
+        "CpuShares": opts.cpu_shares or 0,
+        "CpusetCpus": opts.cpuset_cpus or "",
+        "PidsLimit": opts.pids_limit,
+        "Sysctls": dict(s.split("=", 1) for s in opts.sysctls) or None,
+    }
+    return {
+        "Id": cid,
+        "Created": created,
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": state.initial_state(),
+        "Image": image.id,
+        "ResolvConfPath": str(p.resolv_conf),
+        "HostnamePath": str(p.hostname),
+        "HostsPath": str(p.hosts),
+        "LogPath": str(p.log),
+        "Name": "/" + name,
+        "RestartCount": 0,
+        "Driver": cfg.snapshotter,
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": host_config,
+        "GraphDriver": {"Name": cfg.snapshotter, "Data": None},
+        "Mounts": mounts,
+        "Config": config,
+        "NetworkSettings": {
+            "Bridge": "",
+            "SandboxID": "",
+            "HairpinMode": False,
+            "Ports": {},
+            "SandboxKey": "",
+            "Networks": {},
+        },
+        "Pynerd": {
+            "Snapshotter": cfg.snapshotter,
+            "SnapshotKey": cid,
+            "ImageName": image.record["Name"],
+        },
+    }
+
+
+def _healthcheck(opts: CreateOptions, base: dict[str, Any] | None) -> dict[str, Any] | None:
+    from pynerd.containers.spec import parse_go_duration
+
+    if opts.no_healthcheck:
+        return {"Test": ["NONE"]}
+    hc = dict(base or {})
+    if opts.health_cmd is not None:
+        hc["Test"] = ["CMD-SHELL", opts.health_cmd]
+    for key, value in (
+        ("Interval", opts.health_interval),
+        ("Timeout", opts.health_timeout),
+        ("StartPeriod", opts.health_start_period),
+    ):
+        if value is not None:
+            hc[key] = int(parse_go_duration(value) * 1e9)
+    if opts.health_retries is not None:
+        hc["Retries"] = opts.health_retries
+    return hc
