@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "container": ("container", "app", MANAGEMENT, "Manage containers"),
     "image": ("image", "app", MANAGEMENT, "Manage images"),
     "system": ("system", "app", MANAGEMENT, "Manage pynerd"),
+    "volume": ("volume", "app", MANAGEMENT, "Manage volumes"),
     "history": ("history", "history", OTHER, "Show the history of an image"),
     "import": (
         "importcmd",

@@ -122,7 +122,7 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
     from pynerd.images import manifest as mf
     from pynerd.snapshots import get_snapshotter
     from pynerd.snapshots.mount import mount_all, unmount
-    from pynerd.volumes.mounts import mounts_for_inspect, resolve
+    from pynerd.volumes.mounts import discard, mounts_for_inspect, parse_volumes_from, resolve
 
     image = _image(cfg, opts, progress)
     image_cfg: dict[str, Any] = dict(image.config.get("config") or {})
@@ -133,6 +133,7 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
     p = paths(cfg, cid)
     snap = get_snapshotter(cfg.snapshotter, cfg.data_root / "snapshots" / cfg.snapshotter)
     mounted = False
+    mounts: list[Any] = []
     try:
         p.dir.mkdir(parents=True, mode=0o710)
         top = mf.chain_ids(mf.config_diff_ids(image.config))[-1]
@@ -189,6 +190,7 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
     except BaseException:
         if mounted:
             unmount(p.rootfs)
+        discard(cfg.namespace_root, mounts)
         _undo(cfg, cid, name, p)
         raise
     if opts.cidfile:

@@ -29,6 +29,13 @@ class MountRequest:
     volume_nocopy: bool = False
     bind_create_host_path: bool = True  # -v creates a missing host dir; --mount does not
     selinux_label: str = ""  # "z"/"Z": accepted, ignored (no SELinux here)
+    mode: str = ""  # the -v mode text as typed ("ro,z"): inspect's Mounts[].Mode
+    bind_nonrecursive: bool = False  # --mount bind-nonrecursive: "bind" instead of "rbind"
+    tmpfs_options: tuple[str, ...] = ()  # other tmpfs options: exec, uid=1000, nr_inodes=…
+    volume_driver: str = ""  # --mount volume-driver (only "local" exists)
+    volume_labels: tuple[str, ...] = ()  # --mount volume-label=k=v, for a volume created on demand
+    volume_options: tuple[str, ...] = ()  # --mount volume-opt=k=v, likewise
+    origin: str = ""  # "volume" (-v), "mount" (--mount), "tmpfs" (--tmpfs)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,9 @@ class ResolvedMount:
     anonymous: bool = False
     rw: bool = True
     propagation: str = "rprivate"
+    mode: str = ""  # Docker's Mounts[].Mode: the -v mode text, "z" for a -v named volume
+    driver: str = ""  # "local" for volumes
+    listed: bool = True  # False for --tmpfs: Docker keeps those out of inspect's Mounts
 
 
 @dataclass(frozen=True)
