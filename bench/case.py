@@ -13,11 +13,17 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from peers import PeerStatus
 
 #: Replaced, in every argv element of a case, by the case's private scratch directory.
 WORK = "{work}"
 
 PYTHON = sys.executable
+
+#: A case hook: gets the case's scratch directory.
+Hook = Callable[[Path], None]
 
 
 def pynerd_script() -> Path:
@@ -39,14 +45,51 @@ def pynerd_script() -> Path:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A computed time to compare pynerd with, e.g. a machine bound: not a command.
+
+    Some references are a sum of measured parts (download + decompression / cores)
+    that no single command takes, so setup measures them and hands in samples that
+    are summarized like a command's. `detail` is kept in the results JSON.
+    """
+
+    label: str
+    description: str
+    samples_s: list[float]
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    """What a case's setup may return; returning None means "nothing to add".
+
+    `subst` maps extra placeholders (e.g. "{ref}" for an image reference only known
+    once setup has pushed it) to their values, substituted like `{work}`. `peers`
+    holds the status of peers the setup provides itself (private daemons) for cases
+    with `peers_from_setup`. `notes` are Markdown lines shown under the results.
+    """
+
+    subst: dict[str, str] = field(default_factory=dict)
+    peers: dict[str, PeerStatus] = field(default_factory=dict)
+    references: list[Reference] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Case:
     """One thing to measure: a pynerd command and what to compare it with.
 
     `pynerd` holds the arguments after the program name. `baseline` is a full argv
     (the reference for `target`); `peers` maps a peer tool name (see peers.py) to
     a full argv, run only if that tool is installed and works. `setup`/`teardown`
-    receive the case's scratch directory, which the harness creates and removes.
-    `target` is the highest acceptable median(pynerd)/median(baseline).
+    receive the case's scratch directory, which the harness creates and removes;
+    setup may return a `Prepared`. `target` is the highest acceptable
+    median(pynerd)/median(baseline); `targets` does the same for peers and references
+    by label. `prepare` maps a label ("pynerd", "baseline", a peer) to a hook run
+    before every run of that command, outside the timed region (e.g. empty a store).
+    `runs`/`quick_runs`/`warmups` override the harness defaults for slow cases.
+    With `peers_from_setup` the peers are not probed globally: setup starts private
+    instances and reports them in `Prepared.peers`.
     """
 
     name: str
@@ -54,22 +97,45 @@ class Case:
     pynerd: list[str]
     baseline: list[str] | None = None
     peers: dict[str, list[str]] = field(default_factory=dict)
-    setup: Callable[[Path], None] | None = None
+    setup: Callable[[Path], Prepared | None] | None = None
     teardown: Callable[[Path], None] | None = None
     target: float | None = None
+    targets: dict[str, float] = field(default_factory=dict)
+    prepare: dict[str, Hook] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     importtime: bool = False
+    runs: int | None = None
+    quick_runs: int | None = None
+    warmups: int | None = None
+    timeout_s: float | None = None
+    peers_from_setup: bool = False
 
 
-def expand(argv: list[str], work: Path) -> list[str]:
-    """Substitute the scratch directory into an argv (str.replace: `-c` code may hold braces)."""
-    return [arg.replace(WORK, str(work)) for arg in argv]
+def expand(argv: list[str], work: Path, subst: dict[str, str] | None = None) -> list[str]:
+    """Substitute the scratch directory and `subst` placeholders into an argv.
+
+    str.replace rather than str.format: `-c` code may hold braces.
+    """
+    pairs = [(WORK, str(work)), *(subst or {}).items()]
+    out = []
+    for arg in argv:
+        for key, value in pairs:
+            arg = arg.replace(key, value)
+        out.append(arg)
+    return out
 
 
-def display(argv: list[str], work: Path | None = None) -> str:
-    """A short, stable rendering of an argv for reports: no venv or temp paths."""
+def display(argv: list[str], work: Path | None = None,
+            subst: dict[str, str] | None = None) -> str:
+    """A short, stable rendering of an argv for reports: no venv, temp paths or ports.
+
+    Substituted values are shown by name again ("{ref}" -> `$REF`), so a report
+    does not change with the registry's random port.
+    """
     names = {PYTHON: "python", str(pynerd_script()): "pynerd"}
     text = shlex.join(names.get(arg, arg) for arg in argv)
+    for key, value in (subst or {}).items():
+        text = text.replace(value, "$" + key.strip("{}").upper())
     return text.replace(str(work), "$WORK") if work is not None else text
 
 

@@ -33,9 +33,10 @@ def _machine_line(machine: dict[str, Any]) -> str:
 
 def _case_rows(case: dict[str, Any]) -> list[str]:
     stats, commands = case["stats"], case["commands"]
+    refs = case.get("references") or {}
     by_label = {c["label"]: c for c in case["comparisons"]}
     rows = []
-    for label in commands:
+    for label in [*commands, *refs]:
         s = stats[label]
         cmp = by_label.get(label)
         role = "" if label == "pynerd" else f" ({label})"
@@ -43,11 +44,38 @@ def _case_rows(case: dict[str, Any]) -> list[str]:
         target = f"≤ {cmp['target']:.2f}x" if cmp and cmp["target"] is not None else ""
         met = "" if not target else ("yes" if cmp and cmp["met"] else "**NO**")
         name = case["name"] if label == "pynerd" else ""
+        what = f"`{commands[label]}`" if label in commands else refs[label]["description"]
         rows.append(
-            f"| {name} | `{commands[label]}`{role} | {_ms(s['median'])} | {_ms(s['min'])} "
+            f"| {name} | {what}{role} | {_ms(s['median'])} | {_ms(s['min'])} "
             f"| {_ms(s['p90'])} | {ratio} | {target} | {met} |"
         )
     return rows
+
+
+def _runs_sentence(result: dict[str, Any]) -> str:
+    """How often commands ran: the run's default, plus the cases that set their own."""
+    mode = result["mode"]
+
+    def often(runs: int, warmups: int) -> str:
+        return f"{runs} times after {warmups} warm-up{'' if warmups == 1 else 's'}"
+
+    own = [c for c in result["cases"]
+           if (c.get("runs", mode["runs"]), c.get("warmups", mode["warmups"]))
+           != (mode["runs"], mode["warmups"])]
+    text = f"Each command ran {often(mode['runs'], mode['warmups'])}"
+    if own:
+        text += " (" + "; ".join(f"{c['name']}: {often(c['runs'], c['warmups'])}"
+                                 for c in own) + ")"
+    return text
+
+
+def _peer_lines(peers: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, p in peers.items():
+        version = f" ({p['version']})" if p.get("version") else ""
+        verdict = "compared" if p["usable"] else "skipped"
+        lines.append(f"- {name}{version}: {verdict}; {p['note']}")
+    return lines
 
 
 def _breakdown(case: dict[str, Any]) -> list[str]:
@@ -76,12 +104,11 @@ def _breakdown(case: dict[str, Any]) -> list[str]:
 
 def summary(result: dict[str, Any]) -> str:
     """The Markdown summary of one harness run."""
-    mode = result["mode"]
     lines = [
         f"### Results: {result['started_utc']} on `{result['machine']['hostname']}`", "",
         f"Machine: {_machine_line(result['machine'])}.", "",
-        f"Each command ran {mode['runs']} times after {mode['warmups']} warm-ups, interleaved "
-        "round by round; wall time in ms. Ratio is median(pynerd) / median(that command).", "",
+        f"{_runs_sentence(result)}, interleaved round by round; wall time in ms. "
+        "Ratio is median(pynerd) / median(that command).", "",
         "| case | command | median | min | p90 | ratio | target | met |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
@@ -93,12 +120,13 @@ def summary(result: dict[str, Any]) -> str:
 
     peers = result.get("peers", {})
     if peers:
-        lines.append("Peers:")
-        for name, p in peers.items():
-            version = f" ({p['version']})" if p.get("version") else ""
-            verdict = "compared" if p["usable"] else "skipped"
-            lines.append(f"- {name}{version}: {verdict}; {p['note']}")
-        lines.append("")
+        lines += ["Peers:", *_peer_lines(peers), ""]
+    for case in result["cases"]:
+        if case.get("peers"):
+            lines += [f"Peers of {case['name']} (private instances started by its setup):",
+                      *_peer_lines(case["peers"]), ""]
+        if case.get("notes") and not case.get("error"):
+            lines += [f"Notes on {case['name']}:", "", *case["notes"], ""]
 
     for case in failed:
         err = case["error"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import importlib
 import json
 import os
@@ -20,15 +21,17 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import hostenv
 import importtime
 import machine
 import peers as peer_mod
 import report
-from case import Case, clean_env, display, expand, pynerd_script
-from timing import Command, CommandFailed, sample, summarize
+from case import Case, Prepared, clean_env, display, expand, pynerd_script
+from timing import TIMEOUT_S, Command, CommandFailed, sample, summarize
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs" / "performance.md"
@@ -65,37 +68,57 @@ def _error(command: str, status: str, stderr: str) -> dict[str, str]:
     return {"command": command, "status": status, "stderr": stderr[-4000:]}
 
 
+def _hook(hook: Callable[[Path], None] | None, work: Path) -> Callable[[], None] | None:
+    return None if hook is None else functools.partial(hook, work)
+
+
 def run_case(module: str, case: Case, peers: dict[str, peer_mod.PeerStatus],
              runs: int, warmups: int, profile_runs: int) -> dict[str, Any]:
     """Set up, time, profile and tear down one case; failures become an `error` entry."""
-    result: dict[str, Any] = {"name": case.name, "module": module,
-                              "description": case.description, "error": None}
+    result: dict[str, Any] = {"name": case.name, "module": module, "runs": runs,
+                              "warmups": warmups, "description": case.description,
+                              "error": None}
     work = Path(tempfile.mkdtemp(prefix=f"pynerd-bench-{case.name}-"))
     script = str(pynerd_script())
     try:
-        if case.setup:
-            case.setup(work)
+        prepared = (case.setup(work) if case.setup else None) or Prepared()
+        subst = prepared.subst
+        if case.peers_from_setup:
+            peers = prepared.peers
+            result["peers"] = {n: s.to_json() for n, s in sorted(peers.items())}
         env = clean_env(case.env)
-        commands = [Command("pynerd", [script, *expand(case.pynerd, work)], env)]
+        timeout = case.timeout_s or TIMEOUT_S
+
+        def command(label: str, argv: list[str]) -> Command:
+            return Command(label, argv, env, _hook(case.prepare.get(label), work), timeout)
+
+        commands = [command("pynerd", [script, *expand(case.pynerd, work, subst)])]
         if case.baseline:
-            commands.append(Command("baseline", expand(case.baseline, work), env))
-        result["commands"] = {c.label: display(c.argv, work) for c in commands}
+            commands.append(command("baseline", expand(case.baseline, work, subst)))
+        result["commands"] = {c.label: display(c.argv, work, subst) for c in commands}
         result["skipped_peers"] = {}
         for name, argv in case.peers.items():
-            peer = peers[name]
+            peer = peers.get(name) or peer_mod.PeerStatus(
+                name, None, None, False, "not provided by the case's setup")
             if not (peer.usable and peer.path):
                 result["skipped_peers"][name] = peer.note
                 continue
-            result["commands"][name] = display(expand(argv, work), work)
+            argv = expand(argv, work, subst)
+            result["commands"][name] = display(argv, work, subst)
             if argv[0] == peer_mod.PEERS[name].binary:  # the very binary that was probed
                 argv = [peer.path, *argv[1:]]
-            commands.append(Command(name, expand(argv, work), env))
+            commands.append(command(name, argv))
         try:
             samples = sample(commands, runs, warmups)
         except CommandFailed as exc:
             status = "timed out" if exc.returncode is None else f"exited {exc.returncode}"
-            result["error"] = _error(display(exc.command.argv, work), status, exc.stderr)
+            result["error"] = _error(display(exc.command.argv, work, subst), status, exc.stderr)
             return result
+        for ref in prepared.references:
+            samples[ref.label] = ref.samples_s
+        result["references"] = {r.label: {"description": r.description, "detail": r.detail}
+                                for r in prepared.references}
+        result["notes"] = prepared.notes
         stats = {label: summarize(s) for label, s in samples.items()}
         result["samples_ms"] = {k: [round(x * 1000, 3) for x in v] for k, v in samples.items()}
         result["stats"] = stats
@@ -103,7 +126,7 @@ def run_case(module: str, case: Case, peers: dict[str, peer_mod.PeerStatus],
                                  label != "pynerd"]
         if case.importtime:
             result["importtime"] = importtime.profile(
-                Path(script), expand(case.pynerd, work), env, profile_runs)
+                Path(script), expand(case.pynerd, work, subst), env, profile_runs)
     except Exception:
         result["error"] = _error(case.name, "raised in the harness or setup",
                                  traceback.format_exc())
@@ -120,7 +143,7 @@ def run_case(module: str, case: Case, peers: dict[str, peer_mod.PeerStatus],
 
 def _compare(case: Case, label: str, stats: dict[str, dict[str, float]]) -> dict[str, Any]:
     ratio = stats["pynerd"]["median"] / stats[label]["median"]
-    target = case.target if label == "baseline" else None
+    target = case.target if label == "baseline" else case.targets.get(label)
     return {"label": label, "ratio": round(ratio, 3), "target": target,
             "met": None if target is None else ratio <= target}
 
@@ -140,9 +163,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", action="extend", default=[], metavar="NAME",
                     help="case names or modules (bench_<module>.py) to run")
-    ap.add_argument("--runs", type=int, help=f"timed runs per command (default {RUNS})")
-    ap.add_argument("--quick", action="store_true", help=f"{QUICK_RUNS} runs per command")
-    ap.add_argument("--warmups", type=int, default=WARMUPS, help="untimed rounds first")
+    ap.add_argument("--runs", type=int,
+                    help=f"timed runs per command (default {RUNS}, or the case's own)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"{QUICK_RUNS} runs per command (or the case's quick_runs)")
+    ap.add_argument("--warmups", type=int,
+                    help=f"untimed rounds first (default {WARMUPS}, or the case's own)")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="results directory")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
     ap.add_argument("--list", action="store_true", help="list cases and exit")
@@ -160,24 +186,40 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{case.name:<20} [{module}] {case.description}")
         return 0
     runs = args.runs or (QUICK_RUNS if args.quick else RUNS)
+    warmups = WARMUPS if args.warmups is None else args.warmups
     started = dt.datetime.now(dt.UTC).replace(microsecond=0)
     t0 = time.monotonic()
 
-    peers = peer_mod.probe_all({p for _, c in chosen for p in c.peers})
-    info = machine.info()
-    info["peers"] = {n: s.version for n, s in peers.items() if s.path}
-    cases = []
-    for module, case in chosen:
-        print(f"bench: {case.name} ...", file=sys.stderr, flush=True)
-        cases.append(run_case(module, case, peers, runs, args.warmups, 3 if args.quick else 5))
-        if cases[-1]["error"]:
-            print(f"bench: {case.name} FAILED: {cases[-1]['error']['status']}", file=sys.stderr)
+    # Probing and running peers (podman with its default root, daemons) touches host
+    # paths; whatever they create or change is undone at the end.
+    guard = hostenv.HostGuard()
+    try:
+        peers = peer_mod.probe_all(
+            {p for _, c in chosen if not c.peers_from_setup for p in c.peers})
+        info = machine.info()
+        info["peers"] = {n: s.version for n, s in peers.items() if s.path}
+        cases = []
+        for module, case in chosen:
+            print(f"bench: {case.name} ...", file=sys.stderr, flush=True)
+            case_runs = args.runs or (case.quick_runs if args.quick else case.runs) or runs
+            case_warmups = warmups
+            if args.warmups is None and case.warmups is not None:
+                case_warmups = case.warmups
+            cases.append(run_case(module, case, peers, case_runs, case_warmups,
+                                  3 if args.quick else 5))
+            if cases[-1]["error"]:
+                print(f"bench: {case.name} FAILED: {cases[-1]['error']['status']}",
+                      file=sys.stderr)
+    finally:
+        restored = guard.restore()
+        if restored:
+            print(f"bench: host restored: {'; '.join(restored)}", file=sys.stderr)
 
     result = {
         "schema": 1,
         "started_utc": started.isoformat().replace("+00:00", "Z"),
         "duration_s": round(time.monotonic() - t0, 1),
-        "mode": {"runs": runs, "warmups": args.warmups, "quick": args.quick,
+        "mode": {"runs": runs, "warmups": warmups, "quick": args.quick,
                  "only": args.only},
         "machine": info,
         "peers": {n: s.to_json() for n, s in peers.items()},

@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -20,11 +21,18 @@ TIMEOUT_S = 60.0
 
 @dataclass(frozen=True)
 class Command:
-    """A labelled argv: the label is "pynerd", "baseline" or a peer name."""
+    """A labelled argv: the label is "pynerd", "baseline" or a peer name.
+
+    `prepare` runs before every run, warm-ups included, outside the timed region:
+    it resets whatever state the command leaves behind (an image store after a
+    pull), so every sample measures the same work.
+    """
 
     label: str
     argv: list[str]
     env: dict[str, str]
+    prepare: Callable[[], None] | None = None
+    timeout_s: float = TIMEOUT_S
 
 
 class CommandFailed(Exception):
@@ -39,12 +47,14 @@ class CommandFailed(Exception):
 
 
 def time_once(command: Command, errfile: IO[bytes]) -> float:
-    """Run once; return seconds. Stderr goes to a scratch file so a failure can be shown.
+    """Prepare, then run once; return seconds. Stderr goes to a scratch file for errors.
 
     No `timeout=` on the wait: with one, Popen.wait polls with sleeps of up to 50 ms,
     which quantizes every sample. A watchdog thread started before the clock kills
     a hung command instead.
     """
+    if command.prepare is not None:
+        command.prepare()
     errfile.seek(0)
     errfile.truncate()
     running: list[subprocess.Popen[bytes]] = []
@@ -55,7 +65,7 @@ def time_once(command: Command, errfile: IO[bytes]) -> float:
             proc.kill()
             killed.append(True)
 
-    watchdog = threading.Timer(TIMEOUT_S, kill)
+    watchdog = threading.Timer(command.timeout_s, kill)
     watchdog.start()
     try:
         start = time.perf_counter()

@@ -243,7 +243,7 @@ def _record(
     args = list(process.get("args") or [])
     if opts.init and args[:2] == ["/sbin/docker-init", "--"]:
         args = args[2:]
-    ports = {p_: {} for p_ in (image_cfg.get("ExposedPorts") or {})}
+    ports: dict[str, Any] = {p_: {} for p_ in (image_cfg.get("ExposedPorts") or {})}
     for e in opts.expose:
         ports.setdefault(e if "/" in e else f"{e}/tcp", {})
     health = None if opts.no_healthcheck else image_cfg.get("Healthcheck")
