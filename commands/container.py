@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import typer
+from pynerd_cli import lifecycle as lc
 from pynerd_cli.compat import DockerCommand
 from pynerd_cli.main import CONTEXT
 from pynerd_cli.ps import ps
+from pynerd_cli.run import COMMAND_CONTEXT, create, run
 
 app = typer.Typer(
     rich_markup_mode=None,
@@ -14,5 +16,46 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Manage containers",
 )
-for _name in ("ls", "list", "ps"):
-    app.command(_name, help="List containers", context_settings=CONTEXT, cls=DockerCommand)(ps)
+
+
+def inspect(
+    ctx: typer.Context,
+    names: list[str] = typer.Argument(..., metavar="CONTAINER..."),
+    format: str | None = typer.Option(
+        None, "-f", "--format", help="Format output using a custom template"
+    ),
+    size: bool = typer.Option(False, "-s", "--size", help="Display total file sizes"),
+) -> None:
+    """Display detailed information on one or more containers."""
+    from pynerd_cli.inspect import inspect as inspect_any
+
+    inspect_any(ctx, names, format, size, "container")
+
+
+for _name, _fn, _help in (
+    ("ls", ps, "List containers"),
+    ("list", ps, "List containers"),
+    ("ps", ps, "List containers"),
+    ("inspect", inspect, "Display detailed information on one or more containers"),
+    ("start", lc.start, "Start one or more stopped containers"),
+    ("stop", lc.stop, "Stop one or more running containers"),
+    ("kill", lc.kill, "Kill one or more running containers"),
+    ("restart", lc.restart, "Restart one or more containers"),
+    ("rm", lc.rm, "Remove one or more containers"),
+    ("remove", lc.rm, "Remove one or more containers"),
+    ("pause", lc.pause, "Pause all processes within one or more containers"),
+    ("unpause", lc.unpause, "Unpause all processes within one or more containers"),
+    ("wait", lc.wait, "Block until one or more containers stop, then print their exit codes"),
+    ("rename", lc.rename, "Rename a container"),
+    ("prune", lc.prune, "Remove all stopped containers"),
+):
+    app.command(_name, help=_help, context_settings=CONTEXT, cls=DockerCommand)(_fn)
+app.command(
+    "create", help="Create a new container", context_settings=COMMAND_CONTEXT, cls=DockerCommand
+)(create)
+app.command(
+    "run",
+    help="Create and run a new container from an image",
+    context_settings=COMMAND_CONTEXT,
+    cls=DockerCommand,
+)(run)

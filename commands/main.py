@@ -20,6 +20,7 @@ COMMON = "Common Commands"
 MANAGEMENT = "Management Commands"
 OTHER = "Commands"
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "run": ("run", "run", COMMON, "Create and run a new container from an image"),
     "ps": ("ps", "ps", COMMON, "List containers"),
     "pull": ("pull", "pull", COMMON, "Download an image from a registry"),
     "push": ("push", "push", COMMON, "Upload an image to a registry"),
@@ -32,7 +33,27 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "image": ("image", "app", MANAGEMENT, "Manage images"),
     "system": ("system", "app", MANAGEMENT, "Manage pynerd"),
     "volume": ("volume", "app", MANAGEMENT, "Manage volumes"),
+    "create": ("run", "create", OTHER, "Create a new container"),
     "history": ("history", "history", OTHER, "Show the history of an image"),
+    "kill": ("lifecycle", "kill", OTHER, "Kill one or more running containers"),
+    "pause": ("lifecycle", "pause", OTHER, "Pause all processes within one or more containers"),
+    "rename": ("lifecycle", "rename", OTHER, "Rename a container"),
+    "restart": ("lifecycle", "restart", OTHER, "Restart one or more containers"),
+    "rm": ("lifecycle", "rm", OTHER, "Remove one or more containers"),
+    "start": ("lifecycle", "start", OTHER, "Start one or more stopped containers"),
+    "stop": ("lifecycle", "stop", OTHER, "Stop one or more running containers"),
+    "unpause": (
+        "lifecycle",
+        "unpause",
+        OTHER,
+        "Unpause all processes within one or more containers",
+    ),
+    "wait": (
+        "lifecycle",
+        "wait",
+        OTHER,
+        "Block until one or more containers stop, then print their exit codes",
+    ),
     "import": (
         "importcmd",
         "import_image",
@@ -104,6 +125,8 @@ def root_help() -> str:
     width = max(len(n) for n in COMMANDS) + 2
     for section in SECTIONS:
         names = [n for n, spec in COMMANDS.items() if spec[2] == section]
+        if section != COMMON:
+            names.sort()
         if not names:
             continue
         lines.append(f"{section}:")

@@ -31,10 +31,11 @@ def inspect_objects(
 
 def _one(cfg: Config, name: str, type: str | None) -> dict[str, Any]:
     if type in (None, "container"):
-        from pynerd.containers.store import ContainerStore
+        from pynerd.containers.control import find
 
         try:
-            return ContainerStore(cfg.namespace_root).find(name)
+            record = find(cfg, name)
+            return {k: v for k, v in record.items() if k != "Pynerd"}  # private bookkeeping
         except NotFound:
             if type == "container":
                 raise

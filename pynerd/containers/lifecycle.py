@@ -1,0 +1,192 @@
+"""Starting containers: ``start``, ``run``, ``restart``; the monitor does the rest.
+
+``run`` = ``create`` + ``start``. A detached start hands the container to its own
+monitor process (:mod:`pynerd.containers.monitor`) and returns once it runs; a
+foreground start without a tty runs the monitor loop inside the CLI process,
+which is what makes ``run --rm`` fast (no extra interpreter). See
+docs/architecture.md for why.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from pynerd.config import Config
+from pynerd.containers import state
+from pynerd.containers.control import (
+    RUNNING,
+    for_each,
+    kill_and_wait,
+    refresh,
+    stop,
+)
+from pynerd.containers.layout import paths
+from pynerd.containers.options import CreateOptions
+from pynerd.errors import PynerdError
+from pynerd.images.events import ProgressFn
+
+__all__ = [
+    "RunResult",
+    "kill_and_wait",
+    "monitor_config",
+    "refresh",
+    "restart",
+    "run",
+    "start",
+    "start_many",
+]
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    container_id: str
+    exit_code: int  # the container's, or 0 when detached
+
+
+def cleanup_argv(cfg: Config, cid: str) -> list[str]:
+    """The command a monitor runs to remove an ``--rm`` container after it exited."""
+    return [
+        sys.executable,
+        "-m",
+        "pynerd.containers.cleanup",
+        "--data-root",
+        str(cfg.data_root),
+        "--run-root",
+        str(cfg.run_root),
+        "--namespace",
+        cfg.namespace,
+        "--snapshotter",
+        cfg.snapshotter,
+        cid,
+    ]
+
+
+def _console_size() -> list[int]:
+    try:
+        size = os.get_terminal_size(sys.stdin.fileno())
+        return [size.lines, size.columns]
+    except OSError:
+        return [24, 80]
+
+
+def monitor_config(cfg: Config, record: Record) -> dict[str, Any]:
+    from pynerd.containers.runtime import runc_for
+
+    cid = record["Id"]
+    p = paths(cfg, cid)
+    c, hc = record["Config"], record["HostConfig"]
+    return {
+        "id": cid,
+        "bundle": str(p.bundle),
+        "runc": runc_for(cfg).path(),
+        "runc_root": str(p.runc_root),
+        "run_dir": str(p.run_dir),
+        "namespace_root": str(cfg.namespace_root),
+        "log_path": str(p.log),
+        "tty": bool(c.get("Tty")),
+        "stdin": bool(c.get("OpenStdin")),
+        "stdin_once": bool(c.get("StdinOnce")),
+        "restart": hc.get("RestartPolicy") or "no",
+        "healthcheck": c.get("Healthcheck"),
+        "auto_remove": bool(hc.get("AutoRemove")),
+        "on_exit_remove": cleanup_argv(cfg, cid),
+        "attach_first": False,
+        "console_size": _console_size() if c.get("Tty") else [24, 80],
+    }
+
+
+def _prepare_start(cfg: Config, record: Record) -> None:
+    """Make a created or exited container startable again."""
+    from pynerd.containers.runtime import runc_for
+    from pynerd.snapshots import get_snapshotter
+    from pynerd.snapshots.mount import mount_all
+
+    cid = record["Id"]
+    p = paths(cfg, cid)
+    runc_for(cfg).delete(cid, force=True)  # a previous run's state, if any
+    if not os.path.ismount(p.rootfs):  # e.g. after a reboot
+        snap = get_snapshotter(cfg.snapshotter, cfg.data_root / "snapshots" / cfg.snapshotter)
+        mount_all(snap.mounts(cid), p.rootfs)
+    state.set_private(cfg.namespace_root, cid, StopRequested=False)
+
+
+def start(cfg: Config, record: Record) -> Record:
+    """Start in the background (``start`` without -a); a running container is left alone."""
+    from pynerd.containers.monitor import start_detached
+
+    record = refresh(cfg, record)
+    if record["State"]["Status"] in RUNNING:
+        return record
+    _prepare_start(cfg, record)
+    start_detached(monitor_config(cfg, record))  # type: ignore[arg-type]
+    return record
+
+
+def start_many(cfg: Config, refs: list[str]) -> Any:
+    return for_each(cfg, refs, lambda r: start(cfg, r))
+
+
+def start_attached(cfg: Config, record: Record, stdin: bool) -> int:
+    """``start -a [-i]``: run attached to the caller's stdio; returns the exit code."""
+    from pynerd.containers.monitor import run_foreground
+
+    _prepare_start(cfg, record)
+    c = record["Config"]
+    return run_foreground(
+        monitor_config(cfg, record),  # type: ignore[arg-type]
+        0 if stdin else None,
+        1,
+        2,
+        tty=bool(c.get("Tty")),
+    )
+
+
+def run(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) -> RunResult:
+    """``run``: create, start, and (without -d) stream and wait; returns the exit code."""
+    from pynerd.containers.create import create
+    from pynerd.containers.monitor import DETACHED, run_foreground, start_detached
+    from pynerd.containers.remove import destroy
+    from pynerd.containers.store import ContainerStore
+
+    cid = create(cfg, opts, progress)
+    store = ContainerStore(cfg.namespace_root)
+    record = store.records.get(cid)
+    assert record is not None
+    config = monitor_config(cfg, record)
+    try:
+        if opts.detach:
+            start_detached(config)  # type: ignore[arg-type]
+            return RunResult(cid, 0)
+
+        def remove() -> None:
+            gone = store.records.get(cid)
+            if gone is not None:
+                destroy(cfg, gone, True)
+
+        code = run_foreground(
+            config,  # type: ignore[arg-type]
+            0 if opts.interactive else None,
+            1,
+            2,
+            tty=opts.tty,
+            sig_proxy=opts.sig_proxy,
+            detach_keys=opts.detach_keys,
+            remove=remove if opts.rm else None,
+        )
+        return RunResult(cid, 0 if code == DETACHED else code)
+    except PynerdError:
+        if opts.rm:
+            gone = store.records.get(cid)
+            if gone is not None:
+                destroy(cfg, gone, True)
+        raise
+
+
+def restart(cfg: Config, record: Record, timeout: int | None = None) -> None:
+    record = stop(cfg, record, timeout)
+    start(cfg, record)
