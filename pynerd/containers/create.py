@@ -151,7 +151,10 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
             p.resolv_conf,
             etcfiles.resolv_content(dns=opts.dns, search=opts.dns_search, options=opts.dns_options),
         )
-        volumes_from = [store.find(ref.split(":")[0]) for ref in opts.volumes_from]
+        volumes_from = []
+        for spec_text in opts.volumes_from:
+            ref, mode = parse_volumes_from(spec_text)
+            volumes_from.append((store.find(ref), mode))
         mounts = resolve(
             cfg.namespace_root, list(opts.mounts), image_cfg.get("Volumes"), volumes_from, p.rootfs
         )
