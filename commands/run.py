@@ -262,5 +262,6 @@ def run(**kw: Any) -> None:
     raise typer.Exit(result.exit_code)
 
 
-create.__signature__ = inspect.signature(_flags)  # type: ignore[attr-defined]
-run.__signature__ = inspect.signature(_flags)  # type: ignore[attr-defined]
+for _fn in (create, run):
+    _fn.__signature__ = inspect.signature(_flags)  # type: ignore[attr-defined]
+    _fn.__annotations__ = dict(_flags.__annotations__)
