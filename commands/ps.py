@@ -37,6 +37,6 @@ def ps(
     opts = PsOptions(
         all=all, last=last, latest=latest, filters=filter, no_trunc=no_trunc, size=size
     )
-    rows = list_containers(config_of(ctx).namespace_root, opts)
+    rows = list_containers(config_of(ctx), opts)
     spec = replace(PS_SPEC, default_table=PS_SIZE_TABLE) if size else PS_SPEC
     write(render_listing(rows, spec, format, quiet))

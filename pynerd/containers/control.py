@@ -50,23 +50,24 @@ def refresh(cfg: Config, record: Record) -> Record:
     """The record, corrected when the process it claims is running is gone.
 
     A container whose monitor was killed keeps running (it is its own process
-    tree) and stays "running"; one whose init is gone without a recorded exit
-    (the host rebooted, everything was SIGKILLed) is marked exited with 137,
-    as if killed, and ``ps`` shows the truth.
+    tree) and stays "running"; one whose init is gone with nobody to record its
+    exit is marked exited with 255 (exit status unknown) by the monitor module's
+    ``reconcile``, so ``ps`` shows the truth.
     """
     st = record.get("State", {})
-    if st.get("Status") not in RUNNING:
+    if st.get("Status") not in RUNNING or st.get("Status") == "restarting":
         return record
-    if st.get("Status") == "restarting" or _alive(int(st.get("Pid") or 0)):
+    if _alive(int(st.get("Pid") or 0)):
         return record
+    from pynerd.containers.layout import paths
+    from pynerd.containers.monitor import monitor_alive, reconcile
     from pynerd.containers.runtime import runc_for
 
-    truth = runc_for(cfg).state(record["Id"])
-    if truth and truth.get("status") in ("running", "paused") and _alive(int(truth.get("pid", 0))):
-        return record
-    return state.mark_exited(
-        cfg.namespace_root, record["Id"], 137, error="container process vanished"
-    )
+    run_dir = str(paths(cfg, record["Id"]).run_dir)
+    if monitor_alive(run_dir):
+        return record  # the monitor is about to record the exit
+    fixed = reconcile(str(cfg.namespace_root), run_dir, runc_for(cfg), record["Id"])
+    return fixed if fixed is not None else record
 
 
 def find(cfg: Config, ref: str) -> Record:

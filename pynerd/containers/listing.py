@@ -287,10 +287,14 @@ def _lookup(ref: str, records: list[dict[str, Any]]) -> dict[str, Any]:
     raise no_such_container(ref)
 
 
-def list_containers(namespace_root: Any, opts: PsOptions) -> list[PsRow]:
-    """The rows ``ps`` prints for the namespace rooted at ``namespace_root``."""
+def list_containers(cfg: Any, opts: PsOptions) -> list[PsRow]:
+    """The rows ``ps`` prints; records that claim a process which is gone are corrected."""
+    from pynerd.containers.control import RUNNING, refresh
     from pynerd.containers.store import ContainerStore
 
     now = time.time()
-    records = select(ContainerStore(namespace_root).list(), opts)
-    return [PsRow(r, trunc=not opts.no_trunc, now=now) for r in records]
+    records = [
+        refresh(cfg, r) if r.get("State", {}).get("Status") in RUNNING else r
+        for r in ContainerStore(cfg.namespace_root).list()
+    ]
+    return [PsRow(r, trunc=not opts.no_trunc, now=now) for r in select(records, opts)]
