@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pynerd_cli import execlogs
 from pynerd_cli import lifecycle as lc
 from pynerd_cli.compat import DockerCommand
 from pynerd_cli.main import CONTEXT
@@ -48,6 +49,7 @@ for _name, _fn, _help in (
     ("wait", lc.wait, "Block until one or more containers stop, then print their exit codes"),
     ("rename", lc.rename, "Rename a container"),
     ("prune", lc.prune, "Remove all stopped containers"),
+    ("logs", execlogs.logs, "Fetch the logs of a container"),
 ):
     app.command(_name, help=_help, context_settings=CONTEXT, cls=DockerCommand)(_fn)
 app.command(

@@ -1,4 +1,3 @@
-
 """Container lifecycle commands: start, stop, kill, restart, rm, pause, unpause, wait, rename.
 
 Each acts on every target, reports each failure on its own line, and exits

@@ -21,6 +21,7 @@ MANAGEMENT = "Management Commands"
 OTHER = "Commands"
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "run": ("run", "run", COMMON, "Create and run a new container from an image"),
+    "exec": ("execlogs", "exec", COMMON, "Execute a command in a running container"),
     "ps": ("ps", "ps", COMMON, "List containers"),
     "pull": ("pull", "pull", COMMON, "Download an image from a registry"),
     "push": ("push", "push", COMMON, "Upload an image to a registry"),
@@ -36,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "create": ("run", "create", OTHER, "Create a new container"),
     "history": ("history", "history", OTHER, "Show the history of an image"),
     "kill": ("lifecycle", "kill", OTHER, "Kill one or more running containers"),
+    "logs": ("execlogs", "logs", OTHER, "Fetch the logs of a container"),
     "pause": ("lifecycle", "pause", OTHER, "Pause all processes within one or more containers"),
     "rename": ("lifecycle", "rename", OTHER, "Rename a container"),
     "restart": ("lifecycle", "restart", OTHER, "Restart one or more containers"),

@@ -148,3 +148,54 @@ def test_killing_the_monitor_keeps_the_record_and_ps_tells_the_truth(cli: Cli, b
         "exited Exited (255)"
     )
     assert cli("rm", cid).code == 0
+
+
+def test_logs_keep_streams_apart_and_follow(cli: Cli, bb: str) -> None:
+    r = cli.proc(
+        "run", "--name", "talker", bb, "sh", "-c", "echo one; echo two >&2; sleep 0.2; echo three"
+    )
+    assert r.code == 0
+    r = cli.proc("logs", "talker")
+    assert (r.out, r.err) == ("one\nthree\n", "two\n")
+    assert cli.proc("logs", "--tail", "1", "talker").out == "three\n"
+    stamped = cli.proc("logs", "-t", "talker").out.splitlines()
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z one$", stamped[0])
+    log = json.loads(
+        (cli.data_root / "namespaces/default/containers")
+        .glob("*/*-json.log")
+        .__next__()
+        .read_text()
+        .splitlines()[0]
+    )
+    assert set(log) == {"log", "stream", "time"} and log["log"] == "one\n"
+    cid = cli("run", "-d", bb, "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done").out
+    r = cli.proc("logs", "-f", cid.strip())  # returns when the container exits
+    assert r.out == "1\n2\n3\n"
+
+
+def test_exec_runs_in_the_container_and_returns_its_code(cli: Cli, bb: str) -> None:
+    cli("run", "-d", "--name", "box", "-e", "FROM_RUN=1", bb, "sleep", "30")
+    r = cli.proc("exec", "box", "sh", "-c", "echo $FROM_RUN $HOSTNAME; exit 4")
+    cid = json.loads(cli("inspect", "box").out)[0]["Id"]
+    assert (r.code, r.out) == (4, f"1 {cid[:12]}\n")
+    r = cli.proc(
+        "exec",
+        "-i",
+        "-u",
+        "nobody",
+        "-w",
+        "/tmp",
+        "box",
+        "sh",
+        "-c",
+        "cat; id -u; pwd",
+        input="piped\n",
+    )
+    assert r.out == "piped\n65534\n/tmp\n"
+    assert cli.proc("exec", "box", "nosuch").code == 127
+    assert cli.proc("exec", "-d", "box", "touch", "/tmp/detached").code == 0
+    time.sleep(0.3)
+    assert cli.proc("exec", "box", "ls", "/tmp/detached").code == 0
+    cli("stop", "-t", "0", "box")
+    r = cli.proc("exec", "box", "true")
+    assert r.code == 125 and "is not running" in r.err
