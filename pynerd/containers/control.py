@@ -88,7 +88,13 @@ def signal(cfg: Config, record: Record, sig: int) -> None:
             pass
     from pynerd.containers.runtime import runc_for
 
-    runc_for(cfg).kill(record["Id"], sig)
+    try:
+        runc_for(cfg).kill(record["Id"], sig)
+    except PynerdError as e:
+        # The init exited between our look and the kill: the monitor records the exit.
+        if "does not exist" in e.message or "not running" in e.message:
+            raise Conflict(f"Container {record['Id']} is not running") from None
+        raise
 
 
 def wait_exit(cfg: Config, cid: str, timeout: float | None = None) -> Record | None:

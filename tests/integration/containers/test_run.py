@@ -22,7 +22,7 @@ def bb(cli: Cli, busybox_image) -> str:  # type: ignore[no-untyped-def]
     yield busybox_image.ref
     ids = cli("ps", "-aq", "--no-trunc").out.split()
     if ids:
-        cli("rm", "-f", *ids)
+        assert cli("rm", "-f", *ids).code == 0
 
 
 def test_run_streams_stdout_and_stderr_and_returns_the_exit_code(cli: Cli, bb: str) -> None:
