@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end, offline: it grows with each subsystem.
 # Today: build a busybox rootfs, import it as an image, push it to a local
-# registry, remove it, pull it back, inspect it.
+# registry, remove it, pull it back, and run containers from it.
 set -euo pipefail
 PYNERD=${1:-pynerd}
 root=$(mktemp -d /tmp/pynerd-demo.XXXXXX)
@@ -35,5 +35,13 @@ p pull "127.0.0.1:$port/demo/busybox:latest"
 p images
 p image inspect --format '{{.Id}} {{json .Config.Cmd}} {{.Architecture}}' "127.0.0.1:$port/demo/busybox:latest"
 p history "127.0.0.1:$port/demo/busybox:latest"
+p run --rm "127.0.0.1:$port/demo/busybox:latest" echo "hello from a daemonless container"
+p run -d --name demo-web "127.0.0.1:$port/demo/busybox:latest" sh -c 'echo serving; sleep 60'
+p ps
+p exec demo-web sh -c 'echo "exec sees $(hostname)"'
+p logs demo-web
+p stop -t 1 demo-web
+p ps -a
+p rm demo-web
 p info --format '{{.Driver}} storage, cgroup v{{.CgroupVersion}}, runc {{.Pynerd.RuncVersion}}'
 echo "demo: OK"
