@@ -13,6 +13,7 @@ def _no_host_config(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for var in list(os.environ):
-        if var.startswith("PYNERD_"):
+        # PYNERD_RIG_SESSION tags this session's processes for the leak check: keep it.
+        if var.startswith("PYNERD_") and var != "PYNERD_RIG_SESSION":
             monkeypatch.delenv(var)
     monkeypatch.setenv("PYNERD_TOML", "")

@@ -108,11 +108,21 @@ class Harness:
         self.runc = Runc(RUNC or "runc", root=self.runc_root)
         self.configs: list[mon.MonitorConfig] = []
 
-    def make(self, args: list[str], *, tty: bool = False, **extra: Any) -> mon.MonitorConfig:
+    def make(
+        self,
+        args: list[str],
+        *,
+        tty: bool = False,
+        resources: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> mon.MonitorConfig:
         cid = secrets.token_hex(32)
         bundle = self.ns_root / "containers" / cid
         busybox_rootfs(bundle / "rootfs")
-        (bundle / "config.json").write_text(json.dumps(oci_config(args, tty)))
+        spec = oci_config(args, tty)
+        if resources:
+            spec["linux"]["resources"] = resources
+        (bundle / "config.json").write_text(json.dumps(spec))
         record = {"Id": cid, "State": state.initial_state(), "RestartCount": 0}
         ContainerStore(self.ns_root).records.create(cid, record)
         run_dir = self.run_root / "default" / "containers" / cid
@@ -182,7 +192,7 @@ def pipe() -> tuple[int, int]:
 
 
 def read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = os.read(fd, 65536)
         if not chunk:
@@ -242,6 +252,17 @@ def test_sigkilled_container_reports_137(h: Harness) -> None:
     mon.start_detached(cfg)
     h.runc.kill(cfg["id"], "KILL")
     assert h.wait_finished(cfg)["State"]["ExitCode"] == 137
+
+
+def test_oom_kill_is_recorded(h: Harness) -> None:
+    limit = 16 * 1024 * 1024
+    cfg = h.make(
+        ["sh", "-c", "x=$(head -c 60000000 /dev/zero | tr '\\0' a); echo survived"],
+        resources={"memory": {"limit": limit, "swap": limit}},
+    )
+    mon.start_detached(cfg)
+    s = h.wait_finished(cfg)["State"]
+    assert (s["ExitCode"], s["OOMKilled"]) == (137, True)
 
 
 def test_restart_on_failure_counts_and_gives_up(h: Harness) -> None:

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -358,7 +358,7 @@ def test_lean_key_encoding_matches_kv(key: str) -> None:
 
 
 def _without_times(record: dict[str, Any]) -> dict[str, Any]:
-    out = json.loads(json.dumps(record))
+    out: dict[str, Any] = json.loads(json.dumps(record))
     for k in ("StartedAt", "FinishedAt"):
         out["State"].pop(k, None)
     return out
@@ -368,7 +368,7 @@ def test_transitions_match_pynerd_containers_state(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     for root in (a, b):
         _new_record(root)
-    cases = [
+    cases: list[tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], None]]] = [
         (lambda: state.mark_running(a, CID, 7), ms.running_fn(7)),
         (lambda: state.mark_restarting(a, CID, 3), ms.restarting_fn(3)),
         (lambda: state.mark_exited(a, CID, 3, True, "boom"), ms.exited_fn(3, True, "boom")),
