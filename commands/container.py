@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from pynerd_cli import execlogs
+from pynerd_cli import execlogs, procs
 from pynerd_cli import lifecycle as lc
 from pynerd_cli.compat import DockerCommand
 from pynerd_cli.main import CONTEXT
@@ -50,6 +50,12 @@ for _name, _fn, _help in (
     ("rename", lc.rename, "Rename a container"),
     ("prune", lc.prune, "Remove all stopped containers"),
     ("logs", execlogs.logs, "Fetch the logs of a container"),
+    ("stats", procs.stats, "Display a live stream of container(s) resource usage statistics"),
+    (
+        "attach",
+        procs.attach,
+        "Attach local standard input, output, and error streams to a running container",
+    ),
 ):
     app.command(_name, help=_help, context_settings=CONTEXT, cls=DockerCommand)(_fn)
 app.command(

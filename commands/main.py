@@ -34,6 +34,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "image": ("image", "app", MANAGEMENT, "Manage images"),
     "system": ("system", "app", MANAGEMENT, "Manage pynerd"),
     "volume": ("volume", "app", MANAGEMENT, "Manage volumes"),
+    "attach": (
+        "procs",
+        "attach",
+        OTHER,
+        "Attach local standard input, output, and error streams to a running container",
+    ),
     "create": ("run", "create", OTHER, "Create a new container"),
     "history": ("history", "history", OTHER, "Show the history of an image"),
     "kill": ("lifecycle", "kill", OTHER, "Kill one or more running containers"),
@@ -43,6 +49,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "restart": ("lifecycle", "restart", OTHER, "Restart one or more containers"),
     "rm": ("lifecycle", "rm", OTHER, "Remove one or more containers"),
     "start": ("lifecycle", "start", OTHER, "Start one or more stopped containers"),
+    "stats": (
+        "procs",
+        "stats",
+        OTHER,
+        "Display a live stream of container(s) resource usage statistics",
+    ),
     "stop": ("lifecycle", "stop", OTHER, "Stop one or more running containers"),
     "unpause": (
         "lifecycle",
@@ -72,6 +84,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "Save one or more images to a tar archive (streamed to STDOUT by default)",
     ),
     "tag": ("tag", "tag", OTHER, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+    "top": ("procs", "top", OTHER, "Display the running processes of a container"),
 }
 SECTIONS = (COMMON, MANAGEMENT, OTHER)
 

@@ -106,3 +106,23 @@ def logs(cfg: Config, ref: str, opts: LogsOptions) -> Iterator[tuple[str, bytes]
         timestamps=opts.timestamps,
         is_running=running,
     )
+
+
+def attach_to(cfg: Config, ref: str, stdin: bool, detach_keys: str | None, sig_proxy: bool) -> int:
+    """``attach``: live output of a running container (and stdin); its exit code at the end."""
+    from pynerd.containers.monitor import DETACHED, attach
+
+    record = find(cfg, ref)
+    if record["State"]["Status"] != "running":
+        raise Conflict("You cannot attach to a stopped container, start it first")
+    c = record["Config"]
+    code = attach(
+        str(paths(cfg, record["Id"]).run_dir),
+        0 if stdin and c.get("OpenStdin") else None,
+        1,
+        2,
+        tty=bool(c.get("Tty")),
+        detach_keys=detach_keys,
+        sig_proxy=sig_proxy,
+    )
+    return 0 if code == DETACHED else code

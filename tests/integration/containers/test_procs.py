@@ -1,0 +1,150 @@
+"""top, stats, attach, -it through a pty, restart policies and health checks via the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+
+import pytest
+
+from tests.cli import PYNERD, Cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def bb(cli: Cli, busybox_image) -> str:  # type: ignore[no-untyped-def]
+    assert cli("pull", "-q", busybox_image.ref).code == 0
+    yield busybox_image.ref
+    ids = cli("ps", "-aq", "--no-trunc").out.split()
+    if ids:
+        assert cli("rm", "-f", *ids).code == 0
+
+
+def argv(cli: Cli, *args: str) -> list[str]:
+    return [PYNERD, "--data-root", str(cli.data_root), "--run-root", str(cli.run_root), *args]
+
+
+def until(pred, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_top_and_stats(cli: Cli, bb: str) -> None:
+    cli("run", "-d", "--name", "busy", "--memory", "64m", bb, "sh", "-c", "sleep 60")
+    r = cli("top", "busy")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].split()[:3] == ["UID", "PID", "PPID"]
+    assert any(line.endswith("sleep 60") for line in lines[1:])
+    r = cli("stats", "--no-stream", "busy")
+    header, row = r.out.splitlines()
+    assert header.split()[:3] == ["CONTAINER", "ID", "NAME"]
+    assert "/ 64MiB" in row and row.split()[1] == "busy"
+    out = cli("stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}}").out
+    assert out.split()[0] == "busy" and int(out.split()[1]) >= 1
+
+
+def test_run_it_through_a_pty(cli: Cli, bb: str) -> None:
+    master, slave = pty.openpty()
+    p = subprocess.Popen(
+        argv(cli, "run", "-it", "--rm", bb, "sh"),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    os.write(master, b"echo $((6*7)); tty; exit 5\n")
+    out = b""
+    deadline = time.monotonic() + 20
+    while p.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                out += os.read(master, 4096)
+            except OSError:
+                break
+    p.wait(10)
+    os.close(master)
+    assert p.returncode == 5
+    assert b"42" in out and b"/dev/pts/0" in out
+
+
+def test_attach_sees_live_output(cli: Cli, bb: str) -> None:
+    cid = cli("run", "-d", bb, "sh", "-c", "sleep 0.5; echo late; exit 3").out.strip()
+    r = subprocess.run(argv(cli, "attach", cid), capture_output=True, text=True, timeout=20)
+    assert (r.returncode, r.stdout) == (3, "late\n")
+
+
+def test_restart_policy_on_failure(cli: Cli, bb: str) -> None:
+    cli("run", "-d", "--name", "flaky", "--restart", "on-failure:2", bb, "sh", "-c", "exit 1")
+    assert until(
+        lambda: (
+            cli("inspect", "-f", "{{.RestartCount}} {{.State.Status}}", "flaky").out == "2 exited\n"
+        )
+    )
+    assert cli("ps", "-a", "--format", "{{.Status}}").out.startswith("Exited (1)")
+
+
+def test_stopped_container_is_not_restarted(cli: Cli, bb: str) -> None:
+    cli("run", "-d", "--name", "always", "--restart", "always", bb, "sleep", "60")
+    assert cli("stop", "-t", "1", "always").code == 0
+    time.sleep(1.0)
+    assert cli("inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "always").out == "exited 0\n"
+
+
+def test_healthcheck_goes_healthy_and_unhealthy(cli: Cli, bb: str) -> None:
+    cli(
+        "run",
+        "-d",
+        "--name",
+        "healthy",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "200ms",
+        bb,
+        "sleep",
+        "60",
+    )
+    cli(
+        "run",
+        "-d",
+        "--name",
+        "sick",
+        "--health-cmd",
+        "exit 1",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        bb,
+        "sleep",
+        "60",
+    )
+    assert until(
+        lambda: cli("inspect", "-f", "{{.State.Health.Status}}", "healthy").out == "healthy\n"
+    )
+    assert until(
+        lambda: cli("inspect", "-f", "{{.State.Health.Status}}", "sick").out == "unhealthy\n"
+    )
+    rows = dict(
+        line.split(" ", 1)
+        for line in cli("ps", "--format", "{{.Names}} {{.Status}}").out.splitlines()
+    )
+    assert rows["healthy"].endswith("(healthy)") and rows["sick"].endswith("(unhealthy)")
+    health = json.loads(cli("inspect", "-f", "{{json .State.Health}}", "sick").out)
+    assert health["FailingStreak"] >= 2 and health["Log"][-1]["ExitCode"] == 1
+    assert (
+        cli("ps", "-q", "--filter", "health=unhealthy").out.strip()
+        == cli("inspect", "-f", "{{.Id}}", "sick").out.strip()[:12]
+    )
