@@ -19,6 +19,9 @@ from peers import PeerStatus
 
 #: Replaced, in every argv element of a case, by the case's private scratch directory.
 WORK = "{work}"
+#: Replaced by the `pynerd` script: for a `full_argv` case whose command is a wrapper
+#: (`sh -c '{pynerd} run -d ... && {pynerd} rm -f ...'`), not `pynerd ARGS`.
+PYNERD = "{pynerd}"
 
 PYTHON = sys.executable
 
@@ -89,7 +92,9 @@ class Case:
     before every run of that command, outside the timed region (e.g. empty a store).
     `runs`/`quick_runs`/`warmups` override the harness defaults for slow cases.
     With `peers_from_setup` the peers are not probed globally: setup starts private
-    instances and reports them in `Prepared.peers`.
+    instances and reports them in `Prepared.peers`. With `full_argv`, `pynerd` is a
+    whole argv (a shell wrapper timing two pynerd commands as one sample) in which
+    `{pynerd}` stands for the script; such cases get no import profile.
     """
 
     name: str
@@ -109,6 +114,7 @@ class Case:
     warmups: int | None = None
     timeout_s: float | None = None
     peers_from_setup: bool = False
+    full_argv: bool = False
 
 
 def expand(argv: list[str], work: Path, subst: dict[str, str] | None = None) -> list[str]:
@@ -116,7 +122,7 @@ def expand(argv: list[str], work: Path, subst: dict[str, str] | None = None) -> 
 
     str.replace rather than str.format: `-c` code may hold braces.
     """
-    pairs = [(WORK, str(work)), *(subst or {}).items()]
+    pairs = [(WORK, str(work)), (PYNERD, str(pynerd_script())), *(subst or {}).items()]
     out = []
     for arg in argv:
         for key, value in pairs:
@@ -132,8 +138,10 @@ def display(argv: list[str], work: Path | None = None,
     Substituted values are shown by name again ("{ref}" -> `$REF`), so a report
     does not change with the registry's random port.
     """
-    names = {PYTHON: "python", str(pynerd_script()): "pynerd"}
+    names = {str(pynerd_script()): "pynerd", PYTHON: "python"}
     text = shlex.join(names.get(arg, arg) for arg in argv)
+    for path, name in names.items():  # also inside `sh -c` strings
+        text = text.replace(path + " ", name + " ")
     for key, value in (subst or {}).items():
         text = text.replace(value, "$" + key.strip("{}").upper())
     return text.replace(str(work), "$WORK") if work is not None else text

@@ -92,7 +92,8 @@ def run_case(module: str, case: Case, peers: dict[str, peer_mod.PeerStatus],
         def command(label: str, argv: list[str]) -> Command:
             return Command(label, argv, env, _hook(case.prepare.get(label), work), timeout)
 
-        commands = [command("pynerd", [script, *expand(case.pynerd, work, subst)])]
+        pynerd_argv = expand(case.pynerd, work, subst)
+        commands = [command("pynerd", pynerd_argv if case.full_argv else [script, *pynerd_argv])]
         if case.baseline:
             commands.append(command("baseline", expand(case.baseline, work, subst)))
         result["commands"] = {c.label: display(c.argv, work, subst) for c in commands}
@@ -105,7 +106,8 @@ def run_case(module: str, case: Case, peers: dict[str, peer_mod.PeerStatus],
                 continue
             argv = expand(argv, work, subst)
             result["commands"][name] = display(argv, work, subst)
-            if argv[0] == peer_mod.PEERS[name].binary:  # the very binary that was probed
+            known = peer_mod.PEERS.get(name)  # a case may compare with a non-peer (runc)
+            if known and argv[0] == known.binary:  # the very binary that was probed
                 argv = [peer.path, *argv[1:]]
             commands.append(command(name, argv))
         try:
@@ -124,7 +126,7 @@ def run_case(module: str, case: Case, peers: dict[str, peer_mod.PeerStatus],
         result["stats"] = stats
         result["comparisons"] = [_compare(case, label, stats) for label in stats if
                                  label != "pynerd"]
-        if case.importtime:
+        if case.importtime and not case.full_argv:
             result["importtime"] = importtime.profile(
                 Path(script), expand(case.pynerd, work, subst), env, profile_runs)
     except Exception:
@@ -146,6 +148,27 @@ def _compare(case: Case, label: str, stats: dict[str, dict[str, float]]) -> dict
     target = case.target if label == "baseline" else case.targets.get(label)
     return {"label": label, "ratio": round(ratio, 3), "target": target,
             "met": None if target is None else ratio <= target}
+
+
+def _finish_modules(chosen: list[tuple[str, Case]], results: list[dict[str, Any]]) -> None:
+    """Call each module's `finish()` once, after its last case (also on ^C).
+
+    A module whose cases share costly state (daemons, pulled images) sets it up in
+    its first case's setup and stops it here; a failure (e.g. a leak) becomes the
+    error of that module's last case that ran.
+    """
+    for module in dict.fromkeys(m for m, _ in chosen):
+        finish = getattr(sys.modules.get(f"bench_{module}"), "finish", None)
+        if finish is None:
+            continue
+        try:
+            finish()
+        except Exception:
+            print(f"bench: finishing {module} FAILED", file=sys.stderr)
+            mine = [r for r in results if r["module"] == module]
+            if mine and not mine[-1]["error"]:
+                mine[-1]["error"] = _error(f"bench_{module}.finish()", "raised",
+                                           traceback.format_exc())
 
 
 def write_json(result: dict[str, Any], out: Path, started: dt.datetime) -> Path:
@@ -211,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench: {case.name} FAILED: {cases[-1]['error']['status']}",
                       file=sys.stderr)
     finally:
+        _finish_modules(chosen, cases)
         restored = guard.restore()
         if restored:
             print(f"bench: host restored: {'; '.join(restored)}", file=sys.stderr)

@@ -162,9 +162,9 @@ def _net(pid: int) -> tuple[int, int]:
             name, _, data = line.partition(":")
             if name.strip() == "lo":
                 continue
-            f = data.split()
-            rx += int(f[0])
-            tx += int(f[8])
+            counters = data.split()
+            rx += int(counters[0])
+            tx += int(counters[8])
     except (OSError, ValueError, IndexError):
         pass
     return rx, tx
