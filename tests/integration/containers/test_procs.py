@@ -148,3 +148,16 @@ def test_healthcheck_goes_healthy_and_unhealthy(cli: Cli, bb: str) -> None:
         cli("ps", "-q", "--filter", "health=unhealthy").out.strip()
         == cli("inspect", "-f", "{{.Id}}", "sick").out.strip()[:12]
     )
+
+
+def test_system_prune_removes_stopped_containers_and_unused_images(cli: Cli, bb: str) -> None:
+    cli("run", "--name", "done", bb, "true")
+    running = cli("run", "-d", bb, "sleep", "60").out.strip()
+    r = cli("system", "prune", "-a", "-f")
+    assert r.code == 0, r.err
+    assert "Deleted Containers:" in r.out and "Total reclaimed space:" in r.out
+    assert cli("ps", "-aq", "--no-trunc").out.split() == [running]
+    assert cli("images", "-q").out != ""  # still used by the running container
+    cli("rm", "-f", running)
+    r = cli("system", "prune", "-a", "-f")
+    assert "deleted: sha256:" in r.out and cli("images", "-q").out == ""
