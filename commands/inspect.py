@@ -23,7 +23,7 @@ def inspect(
     from pynerd.format.inspect import render_inspect
     from pynerd.system.inspect import inspect_objects
 
-    found, errors = inspect_objects(config_of(ctx), names, type)
+    found, errors = inspect_objects(config_of(ctx), names, type, size)
     write(render_inspect(found, format))
     raise_all(errors)
 

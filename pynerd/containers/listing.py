@@ -297,4 +297,28 @@ def list_containers(cfg: Any, opts: PsOptions) -> list[PsRow]:
         refresh(cfg, r) if r.get("State", {}).get("Status") in RUNNING else r
         for r in ContainerStore(cfg.namespace_root).list()
     ]
-    return [PsRow(r, trunc=not opts.no_trunc, now=now) for r in select(records, opts)]
+    chosen = select(records, opts)
+    if opts.size:
+        chosen = [with_sizes(cfg, r) for r in chosen]
+    return [PsRow(r, trunc=not opts.no_trunc, now=now) for r in chosen]
+
+
+def with_sizes(cfg: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """``SizeRw`` (the container's own changes) and ``SizeRootFs`` (plus its image)."""
+    from pynerd.errors import PynerdError
+    from pynerd.snapshots import get_snapshotter
+
+    snapshotter = record.get("Pynerd", {}).get("Snapshotter", cfg.snapshotter)
+    snap = get_snapshotter(snapshotter, cfg.data_root / "snapshots" / snapshotter)
+    try:
+        rw = snap.usage(record["Id"])
+    except PynerdError:
+        rw = 0
+    image = 0
+    try:
+        from pynerd.images.view import ImageCatalog
+
+        image = ImageCatalog(cfg).view(record["Image"]).size
+    except PynerdError:
+        pass
+    return {**record, "SizeRw": rw, "SizeRootFs": rw + image}

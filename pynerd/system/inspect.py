@@ -11,7 +11,7 @@ TYPES = ("container", "image")
 
 
 def inspect_objects(
-    cfg: Config, names: list[str], type: str | None = None
+    cfg: Config, names: list[str], type: str | None = None, size: bool = False
 ) -> tuple[list[dict[str, Any]], list[PynerdError]]:
     """Objects found (in argument order) and one error per name that matched nothing."""
     if type is not None and type not in TYPES:
@@ -20,7 +20,7 @@ def inspect_objects(
     errors: list[PynerdError] = []
     for name in names:
         try:
-            found.append(_one(cfg, name, type))
+            found.append(_one(cfg, name, type, size))
         except NotFound as e:
             if type is None:
                 errors.append(NotFound(f"No such object: {name}"))
@@ -29,12 +29,16 @@ def inspect_objects(
     return found, errors
 
 
-def _one(cfg: Config, name: str, type: str | None) -> dict[str, Any]:
+def _one(cfg: Config, name: str, type: str | None, size: bool = False) -> dict[str, Any]:
     if type in (None, "container"):
         from pynerd.containers.control import find
 
         try:
             record = find(cfg, name)
+            if size:
+                from pynerd.containers.listing import with_sizes
+
+                record = with_sizes(cfg, record)
             return {k: v for k, v in record.items() if k != "Pynerd"}  # private bookkeeping
         except NotFound:
             if type == "container":

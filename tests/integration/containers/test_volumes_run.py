@@ -83,3 +83,14 @@ def test_bind_mounts_rw_ro_and_tmpfs(cli: Cli, bb: str, tmp_path: Path) -> None:
     assert made.is_dir()  # -v creates a missing host directory, like Docker
     r = cli.proc("run", "--rm", "--mount", f"type=bind,src={tmp_path}/missing,dst=/x", bb, "true")
     assert r.code == 125 and "bind source path does not exist" in r.err
+
+
+def test_sizes_in_ps_and_inspect(cli: Cli, bb: str) -> None:
+    cid = cli("run", "-d", bb, "sh", "-c", "head -c 200000 /dev/zero > /big; sleep 60").out.strip()
+    import time
+
+    time.sleep(0.5)
+    (info,) = json.loads(cli("inspect", "-s", cid).out)
+    assert info["SizeRw"] >= 200000 and info["SizeRootFs"] > info["SizeRw"]
+    row = cli("ps", "-s", "--format", "{{.Size}}").out
+    assert row.startswith("2") and "virtual" in row
