@@ -199,9 +199,74 @@ def firewall() -> str:
     return "".join(out)
 
 
+def contained_processes_under(path: Path) -> list[int]:
+    """Pids in another mount namespace whose mounts mention `path`: our containers.
+
+    A container's process (`sleep 300`) does not mention our scratch path on its
+    command line, and its /proc/PID/root reads "/", but its mount table holds the
+    rootfs (overlay upper/lower dirs, bind sources) we made below `path`.
+    """
+    needle = str(path.resolve()).encode()
+    ours = os.readlink("/proc/self/ns/mnt")
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "mnt") == ours:
+                continue
+            if needle in (entry / "mountinfo").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cgroups(top: tuple[str, ...]) -> set[Path]:
+    """Cgroup directories named `top` (first level, any hierarchy) and everything below.
+
+    Only the parents the benchmarked tools use are looked at: other cgroups on the
+    host are none of our business, even new ones.
+    """
+    found: set[Path] = set()
+    for hierarchy in CGROUP_ROOT.iterdir() if CGROUP_ROOT.is_dir() else ():
+        for name in top:
+            for parent, dirs, _ in os.walk(hierarchy / name):
+                found.add(Path(parent))
+                found.update(Path(parent) / d for d in dirs)
+    return found
+
+
+def remove_cgroups(paths: set[Path]) -> list[str]:
+    """rmdir (deepest first) cgroups a run created; returns the ones still in use."""
+    busy = []
+    for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
+        try:
+            path.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            busy.append(f"cgroup {path} ({exc.strerror})")
+    return busy
+
+
+def netns() -> set[str]:
+    """Named network namespaces (`ip netns` style bind mounts)."""
+    found: set[str] = set()
+    for base in ("/run/netns", "/var/run/netns"):
+        with contextlib.suppress(OSError):
+            found.update(os.path.join(base, n) for n in os.listdir(base))
+    return found
+
+
 def leaks(work: Path, links_before: set[str], firewall_before: str) -> list[str]:
     """What our daemons left behind: processes, mounts, interfaces, firewall rules."""
     found = [f"process {pid} still running" for pid in processes_under(work)]
+    found += [f"container process {pid} still running (its mounts are below {work})"
+              for pid in contained_processes_under(work)]
     found += [f"mount {point} still mounted" for point in mounts_under(work)]
     found += [f"network interface {name} appeared" for name in sorted(links() - links_before)]
     if firewall() != firewall_before:

@@ -1,6 +1,5 @@
 """``pynerd system``: management group for system-wide commands."""
 
-# ruff: noqa: E501 - flag help texts read best on one line
 from __future__ import annotations
 
 import typer
