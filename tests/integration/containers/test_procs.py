@@ -161,3 +161,45 @@ def test_system_prune_removes_stopped_containers_and_unused_images(cli: Cli, bb:
     cli("rm", "-f", running)
     r = cli("system", "prune", "-a", "-f")
     assert "deleted: sha256:" in r.out and cli("images", "-q").out == ""
+
+
+def test_pause_unpause_rename_and_prune(cli: Cli, bb: str) -> None:
+    cli("run", "-d", "--name", "p1", bb, "sleep", "60")
+    assert cli("pause", "p1").out == "p1\n"
+    assert cli("ps", "--format", "{{.Status}}").out.rstrip().endswith("(Paused)")
+    r = cli("exec", "p1", "true")
+    assert r.code == 125 and "paused" in r.err
+    assert cli("unpause", "p1").out == "p1\n"
+    assert cli("inspect", "-f", "{{.State.Status}}", "p1").out == "running\n"
+    assert cli("rename", "p1", "p2").code == 0
+    assert cli("ps", "--format", "{{.Names}}").out == "p2\n"
+    assert cli("inspect", "p1").code == 125
+    cli("run", "--name", "gone", bb, "true")
+    r = cli("container", "prune", "-f")
+    assert "Deleted Containers:" in r.out
+    assert cli("ps", "-a", "--format", "{{.Names}}").out == "p2\n"
+
+
+def test_signals_reach_a_foreground_container(cli: Cli, bb: str) -> None:
+    import signal
+
+    p = subprocess.Popen(
+        argv(
+            cli,
+            "run",
+            "--rm",
+            "--init",
+            bb,
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 9' TERM; echo ready; while true; do sleep 0.1; done",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert p.stdout is not None
+    assert p.stdout.readline() == "ready\n"
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=20)
+    assert (p.returncode, out) == (9, "got TERM\n")
