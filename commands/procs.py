@@ -78,3 +78,14 @@ def attach(
     from pynerd.containers.execute import attach_to
 
     raise typer.Exit(attach_to(config_of(ctx), container, not no_stdin, detach_keys, sig_proxy))
+
+
+def port(
+    ctx: typer.Context,
+    container: str = typer.Argument(..., metavar="CONTAINER"),
+    private_port: str | None = typer.Argument(None, metavar="[PRIVATE_PORT[/PROTO]]"),
+) -> None:
+    """List port mappings or a specific mapping for the container."""
+    from pynerd.containers.inspectproc import ports
+
+    write("".join(line + "\n" for line in ports(config_of(ctx), container, private_port)))

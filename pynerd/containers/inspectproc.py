@@ -255,3 +255,22 @@ def _safe_sample(cfg: Config, record: Record) -> dict[str, Any]:
         return _sample(cfg, record)
     except PynerdError:
         return {}
+
+
+def ports(cfg: Config, ref: str, private: str | None = None) -> list[str]:
+    """``port``: the container's published ports, ``80/tcp -> 0.0.0.0:8080`` lines."""
+    from pynerd.errors import NotFound
+
+    record = find(cfg, ref)
+    mapping = (record.get("NetworkSettings") or {}).get("Ports") or {}
+    if private is not None:
+        key = private if "/" in private else f"{private}/tcp"
+        bindings = mapping.get(key)
+        if not bindings:
+            raise NotFound(f"No public port '{key}' published for {ref}")
+        return [f"{b.get('HostIp') or '0.0.0.0'}:{b['HostPort']}" for b in bindings]
+    out = []
+    for port, bindings in sorted(mapping.items()):
+        for b in bindings or []:
+            out.append(f"{port} -> {b.get('HostIp') or '0.0.0.0'}:{b['HostPort']}")
+    return out

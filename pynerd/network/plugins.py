@@ -39,6 +39,16 @@ def discover(cni_path: Sequence[str]) -> dict[str, str]:
     return found
 
 
+def find_plugin(plugin_type: str, cni_path: Sequence[str]) -> str | None:
+    """The binary of plugin ``plugin_type`` on ``cni_path`` (libcni's FindInPath).
+
+    A type is a file name, never a path: "../x" or "/bin/sh" are not plugins.
+    """
+    if not plugin_type or "/" in plugin_type or plugin_type in (".", ".."):
+        return None
+    return find_executable(plugin_type, cni_path)
+
+
 def plugin_info(name: str, path: str, runner: Runner | None = None) -> PluginInfo:
     """The plugin's own version line and the CNI spec versions it supports.
 

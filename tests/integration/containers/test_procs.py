@@ -63,6 +63,9 @@ def test_run_it_through_a_pty(cli: Cli, bb: str) -> None:
         close_fds=True,
     )
     os.close(slave)
+    os.write(master, b"sleep 30; echo interrupted\n")
+    time.sleep(1.0)
+    os.write(master, b"\x03")  # Ctrl-C reaches the shell's foreground job, not pynerd
     os.write(master, b"echo $((6*7)); tty; exit 5\n")
     out = b""
     deadline = time.monotonic() + 20
@@ -75,8 +78,8 @@ def test_run_it_through_a_pty(cli: Cli, bb: str) -> None:
                 break
     p.wait(10)
     os.close(master)
-    assert p.returncode == 5
-    assert b"42" in out and b"/dev/pts/0" in out
+    assert p.returncode == 5, out
+    assert b"42" in out and b"/dev/pts/0" in out and b"interrupted" in out
 
 
 def test_attach_sees_live_output(cli: Cli, bb: str) -> None:
@@ -203,3 +206,10 @@ def test_signals_reach_a_foreground_container(cli: Cli, bb: str) -> None:
     p.send_signal(signal.SIGTERM)
     out, _ = p.communicate(timeout=20)
     assert (p.returncode, out) == (9, "got TERM\n")
+
+
+def test_port_lists_nothing_without_published_ports(cli: Cli, bb: str) -> None:
+    cli("run", "-d", "--name", "noports", bb, "sleep", "60")
+    assert (cli("port", "noports").code, cli("port", "noports").out) == (0, "")
+    r = cli("port", "noports", "80")
+    assert r.code == 125 and "No public port '80/tcp' published for noports" in r.err
