@@ -240,17 +240,27 @@ def cgroups(top: tuple[str, ...]) -> set[Path]:
     return found
 
 
-def remove_cgroups(paths: set[Path]) -> list[str]:
-    """rmdir (deepest first) cgroups a run created; returns the ones still in use."""
-    busy = []
+def remove_cgroups(paths: set[Path], ours: set[int]) -> list[str]:
+    """rmdir (deepest first) the cgroups a run created; returns those our processes hold.
+
+    The parents are shared with anyone on the host (`/pynerd/default/<id>` of someone
+    else's test, `/docker/<id>` of another dockerd): a busy cgroup counts as our leak
+    only if a process in it is one of `ours`; other busy ones are left alone.
+    """
+    leaked = []
     for path in sorted(paths, key=lambda p: len(p.parts), reverse=True):
         try:
             path.rmdir()
         except FileNotFoundError:
             continue
         except OSError as exc:
-            busy.append(f"cgroup {path} ({exc.strerror})")
-    return busy
+            try:
+                pids = {int(x) for x in (path / "cgroup.procs").read_text().split()}
+            except OSError:
+                pids = set()
+            if pids & ours:
+                leaked.append(f"cgroup {path} ({exc.strerror}; our pids {sorted(pids & ours)})")
+    return leaked
 
 
 def netns() -> set[str]:

@@ -134,6 +134,11 @@ def summary(result: dict[str, Any]) -> str:
                   "the case was not timed. Its stderr:", "", "```",
                   err["stderr"].rstrip() or "(empty)", "```", ""]
 
+    for err in result.get("module_errors", []):
+        lines += [f"**`{err['command']}` {err['status']}** (the module's shared set-up could "
+                  "not be taken down cleanly). Its error:", "", "```",
+                  err["stderr"].rstrip() or "(empty)", "```", ""]
+
     for case in result["cases"]:
         lines += _breakdown(case)
     return "\n".join(lines).rstrip() + "\n"

@@ -150,13 +150,14 @@ def _compare(case: Case, label: str, stats: dict[str, dict[str, float]]) -> dict
             "met": None if target is None else ratio <= target}
 
 
-def _finish_modules(chosen: list[tuple[str, Case]], results: list[dict[str, Any]]) -> None:
+def _finish_modules(chosen: list[tuple[str, Case]]) -> list[dict[str, str]]:
     """Call each module's `finish()` once, after its last case (also on ^C).
 
-    A module whose cases share costly state (daemons, pulled images) sets it up in
-    its first case's setup and stops it here; a failure (e.g. a leak) becomes the
-    error of that module's last case that ran.
+    A module whose cases share costly state (daemons, pulled images) builds it in
+    the first case's setup and takes it down here. A failure (e.g. a leak) is
+    returned, not attached to a case: the cases' numbers stay valid.
     """
+    errors = []
     for module in dict.fromkeys(m for m, _ in chosen):
         finish = getattr(sys.modules.get(f"bench_{module}"), "finish", None)
         if finish is None:
@@ -165,10 +166,8 @@ def _finish_modules(chosen: list[tuple[str, Case]], results: list[dict[str, Any]
             finish()
         except Exception:
             print(f"bench: finishing {module} FAILED", file=sys.stderr)
-            mine = [r for r in results if r["module"] == module]
-            if mine and not mine[-1]["error"]:
-                mine[-1]["error"] = _error(f"bench_{module}.finish()", "raised",
-                                           traceback.format_exc())
+            errors.append(_error(f"bench_{module}.finish()", "raised", traceback.format_exc()))
+    return errors
 
 
 def write_json(result: dict[str, Any], out: Path, started: dt.datetime) -> Path:
@@ -234,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"bench: {case.name} FAILED: {cases[-1]['error']['status']}",
                       file=sys.stderr)
     finally:
-        _finish_modules(chosen, cases)
+        module_errors = _finish_modules(chosen)
         restored = guard.restore()
         if restored:
             print(f"bench: host restored: {'; '.join(restored)}", file=sys.stderr)
@@ -248,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "peers": {n: s.to_json() for n, s in peers.items()},
         "cases": cases,
+        "module_errors": module_errors,
     }
     path = write_json(result, args.out, started)
     text = report.summary(result)
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_docs:
         report.update_docs(DOCS, text)
         print(f"bench: updated {DOCS}", file=sys.stderr)
-    return 1 if any(c["error"] for c in cases) else 0
+    return 1 if module_errors or any(c["error"] for c in cases) else 0
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from pynerd_cli import execlogs, procs
+from pynerd_cli import execlogs, fscmds, procs
 from pynerd_cli import lifecycle as lc
 from pynerd_cli.compat import DockerCommand
 from pynerd_cli.main import CONTEXT
@@ -50,6 +50,11 @@ for _name, _fn, _help in (
     ("rename", lc.rename, "Rename a container"),
     ("prune", lc.prune, "Remove all stopped containers"),
     ("logs", execlogs.logs, "Fetch the logs of a container"),
+    ("port", procs.port, "List port mappings or a specific mapping for the container"),
+    ("diff", fscmds.diff, "Inspect changes to files or directories on a container's filesystem"),
+    ("export", fscmds.export, "Export a container's filesystem as a tar archive"),
+    ("commit", fscmds.commit, "Create a new image from a container's changes"),
+    ("cp", fscmds.cp, "Copy files/folders between a container and the local filesystem"),
     ("stats", procs.stats, "Display a live stream of container(s) resource usage statistics"),
     (
         "attach",
