@@ -45,7 +45,13 @@ def test_security_and_filesystem_flags(cli: Cli, bb: str, tmp_path: Path) -> Non
     r = cli.proc("run", "--rm", bb, "sh", "-c", "mkdir /m && mount -t tmpfs none /m")
     assert r.code != 0 and ("not permitted" in r.err or "denied" in r.err), r.err
     r = cli.proc(
-        "run", "--rm", "--privileged", bb, "sh", "-c", "mkdir /m && mount -t tmpfs none /m && echo ok"
+        "run",
+        "--rm",
+        "--privileged",
+        bb,
+        "sh",
+        "-c",
+        "mkdir /m && mount -t tmpfs none /m && echo ok",
     )
     assert r.out == "ok\n", r.err
     r = cli.proc(
@@ -100,3 +106,61 @@ def test_exec_it_through_a_pty(cli: Cli, bb: str) -> None:
     p.wait(10)
     os.close(master)
     assert p.returncode == 7 and b"/dev/pts/" in out
+
+
+def test_resource_and_process_flags_reach_the_container(cli: Cli, bb: str, tmp_path: Path) -> None:
+    envfile = tmp_path / "env"
+    envfile.write_text("# comment\nFROM_FILE=yes\n")
+    labels = tmp_path / "labels"
+    labels.write_text("team=core\n")
+    r = cli.proc(
+        "run",
+        "--rm",
+        "--memory",
+        "64m",
+        "--memory-swap",
+        "128m",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "--pids-limit",
+        "20",
+        "--shm-size",
+        "8m",
+        "--ulimit",
+        "nofile=100:200",
+        "--sysctl",
+        "net.ipv4.ip_forward=1",
+        "--group-add",
+        "1234",
+        "--env-file",
+        str(envfile),
+        "--label-file",
+        str(labels),
+        "--stop-signal",
+        "SIGUSR1",
+        "--stop-timeout",
+        "3",
+        "--domainname",
+        "example.org",
+        "--device",
+        "/dev/null:/dev/mynull",
+        "--name",
+        "flags",
+        bb,
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
+        "ulimit -n; cat /proc/sys/net/ipv4/ip_forward; id -G; echo $FROM_FILE; "
+        "df -k /dev/shm | tail -1; ls -l /dev/mynull; cat /proc/sys/kernel/domainname",
+    )
+    assert r.code == 0, r.err
+    out = r.out.split("\n")
+    assert out[0] == str(64 * 1024 * 1024) and out[1] == "20"
+    assert out[2] == "100" and out[3] == "1"
+    assert "1234" in out[4].split() and out[5] == "yes"
+    assert out[6].split()[1] == "8192"
+    assert out[7].startswith("c") and out[8] == "example.org"
