@@ -388,6 +388,8 @@ def _image_config(
     message: str,
     created: str,
 ) -> dict[str, Any]:
+    """The new image's config, as the containerd image store's commit writes it: the base's
+    platform and history plus one entry, its diff IDs plus the new layer's."""
     history_entry: dict[str, Any] = {
         "created": created,
         "created_by": " ".join((record.get("Config") or {}).get("Cmd") or []),
