@@ -36,6 +36,7 @@ from pynerd.containers.fs_copy import CopyResult, copy_from, copy_to
 from pynerd.containers.fs_diff import Change
 from pynerd.containers.fs_paths import ContainerView, MountPoint, clean
 from pynerd.errors import InvalidArgument, NotFound, PynerdError
+from pynerd.snapshots.mount import is_mounted
 
 __all__ = ["CopyResult", "commit", "copy_from", "copy_to", "diff", "export", "export_file"]
 
@@ -57,42 +58,13 @@ def _snapshot_key(record: Record) -> str:
     return str((record.get("Pynerd") or {}).get("SnapshotKey") or record["Id"])
 
 
-def _mounted(path: Path) -> bool:
-    """Whether ``path`` is a mount point (bind mounts of the same filesystem included)."""
-    target = os.path.realpath(path)
-    try:
-        with open("/proc/self/mountinfo", "rb") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return os.path.ismount(path)
-    for line in lines:
-        fields = line.split(b" ")
-        if len(fields) > 4 and _unescape(fields[4]) == target:
-            return True
-    return False
-
-
-def _unescape(field: bytes) -> str:
-    """mountinfo escapes space, tab, newline and backslash as \\ooo."""
-    out = bytearray()
-    i = 0
-    while i < len(field):
-        if field[i : i + 1] == b"\\" and field[i + 1 : i + 4].isdigit():
-            out.append(int(field[i + 1 : i + 4], 8))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return os.fsdecode(bytes(out))
-
-
 def rootfs_of(cfg: Config, record: Record) -> Path:
     """The container's mounted rootfs, mounted again if a reboot took the mount away."""
     from pynerd.containers.layout import paths
     from pynerd.snapshots.mount import mount_all
 
     rootfs = paths(cfg, record["Id"]).rootfs
-    if not _mounted(rootfs):
+    if not is_mounted(rootfs):
         snap = snapshotter_of(cfg, record)
         rootfs.mkdir(parents=True, exist_ok=True)
         mount_all(snap.mounts(_snapshot_key(record)), rootfs)

@@ -104,12 +104,12 @@ def _prepare_start(cfg: Config, record: Record) -> None:
     """Make a created or exited container startable again."""
     from pynerd.containers.runtime import runc_for
     from pynerd.snapshots import get_snapshotter
-    from pynerd.snapshots.mount import mount_all
+    from pynerd.snapshots.mount import is_mounted, mount_all
 
     cid = record["Id"]
     p = paths(cfg, cid)
     runc_for(cfg).delete(cid, force=True)  # a previous run's state, if any
-    if not os.path.ismount(p.rootfs):  # e.g. after a reboot
+    if not is_mounted(p.rootfs):  # e.g. after a reboot
         snap = get_snapshotter(cfg.snapshotter, cfg.data_root / "snapshots" / cfg.snapshotter)
         mount_all(snap.mounts(cid), p.rootfs)
     state.set_private(cfg.namespace_root, cid, StopRequested=False)

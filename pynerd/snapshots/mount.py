@@ -187,8 +187,13 @@ def _lib() -> Any:
         import ctypes
 
         lib = ctypes.CDLL(None, use_errno=True)
-        lib.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
-                              ctypes.c_ulong, ctypes.c_char_p]
+        lib.mount.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_char_p,
+            ctypes.c_ulong,
+            ctypes.c_char_p,
+        ]
         lib.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
         lib.unshare.argtypes = [ctypes.c_int]
         _libc = lib
@@ -266,3 +271,32 @@ def _umount(target: str, flags: int) -> None:
             time.sleep(0.05)
             continue
         raise MountError(f"failed to unmount {target}: {os.strerror(err)}", err)
+
+
+def is_mounted(path: Path) -> bool:
+    """Whether ``path`` is a mount point (bind mounts of the same filesystem included)."""
+    target = os.path.realpath(path)
+    try:
+        with open("/proc/self/mountinfo", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return os.path.ismount(path)
+    for line in lines:
+        fields = line.split(b" ")
+        if len(fields) > 4 and _unescape(fields[4]) == target:
+            return True
+    return False
+
+
+def _unescape(field: bytes) -> str:
+    """mountinfo escapes space, tab, newline and backslash as \\ooo."""
+    out = bytearray()
+    i = 0
+    while i < len(field):
+        if field[i : i + 1] == b"\\" and field[i + 1 : i + 4].isdigit():
+            out.append(int(field[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return os.fsdecode(bytes(out))
