@@ -10,7 +10,6 @@ a kill -9 in between leaves a reserved name whose record is missing, which
 from __future__ import annotations
 
 import os
-import platform as _platform
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ INIT_BINARY = "/usr/bin/tini-static"
 
 def _image(cfg: Config, opts: CreateOptions, progress: ProgressFn | None) -> Any:
     """The image view, pulled on demand per ``--pull``."""
-    from pynerd.images.pull import PullOptions, pull
     from pynerd.images.view import ImageCatalog
 
     if opts.pull not in ("always", "missing", "never"):
@@ -37,6 +35,8 @@ def _image(cfg: Config, opts: CreateOptions, progress: ProgressFn | None) -> Any
         )
     catalog = ImageCatalog(cfg)
     if opts.pull == "always":
+        from pynerd.images.pull import PullOptions, pull
+
         pull(cfg, PullOptions(opts.image, opts.platform), progress)
         return catalog.view(opts.image)
     try:
@@ -51,6 +51,8 @@ def _image(cfg: Config, opts: CreateOptions, progress: ProgressFn | None) -> Any
         progress(
             Progress("", f"Unable to find image '{parse_reference(opts.image).familiar()}' locally")
         )
+    from pynerd.images.pull import PullOptions, pull
+
     pull(cfg, PullOptions(opts.image, opts.platform), progress)
     return catalog.view(opts.image)
 
@@ -141,7 +143,7 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
         p.rootfs.mkdir()
         mount_all(snap.mounts(cid), p.rootfs)
         mounted = True
-        hostname = opts.hostname or (cid[:12] if network_mode != "host" else _platform.node())
+        hostname = opts.hostname or (cid[:12] if network_mode != "host" else os.uname().nodename)
         etcfiles.write(p.hostname, hostname + "\n")
         if network_mode == "host":
             etcfiles.write(p.hosts, Path("/etc/hosts").read_text())

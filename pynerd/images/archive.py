@@ -150,8 +150,12 @@ class _SavedImage:
 
 def _is_id(text: str, image_id: str) -> bool:
     ident = text[7:] if text.startswith("sha256:") else text
-    return bool(ident) and len(ident) <= 64 and set(ident) <= set("0123456789abcdef") \
+    return (
+        bool(ident)
+        and len(ident) <= 64
+        and set(ident) <= set("0123456789abcdef")
         and image_id[7:].startswith(ident)
+    )
 
 
 def _select(store: ImageStore, names: list[str]) -> list[_SavedImage]:
@@ -170,8 +174,11 @@ def _select(store: ImageStore, names: list[str]) -> list[_SavedImage]:
             ref = parse_reference(text)
         except InvalidArgument:
             ref = None
-        if ref is not None and ref.tag is None and ref.digest is None and not (
-            set(text) <= set("0123456789abcdef")
+        if (
+            ref is not None
+            and ref.tag is None
+            and ref.digest is None
+            and not (set(text) <= set("0123456789abcdef"))
         ):
             # A bare repository name saves every tag of that repository.
             tagged = []
@@ -186,8 +193,12 @@ def _select(store: ImageStore, names: list[str]) -> list[_SavedImage]:
                     add(r, rref)
                 continue
         record = store.lookup(text)[0]
-        if _is_id(text, record["Config"]) or (ref is not None and ref.digest) or \
-                record.get("Dangling") or record["Name"].startswith("sha256:"):
+        if (
+            _is_id(text, record["Config"])
+            or (ref is not None and ref.digest)
+            or record.get("Dangling")
+            or record["Name"].startswith("sha256:")
+        ):
             add(record, None)  # by ID or digest: saved without a tag, as Docker does
             continue
         named = parse_reference(record["Name"])
@@ -215,8 +226,9 @@ def _json(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def _fetch_missing(cfg: Config, content: ContentStore, record: Record,
-                   layers: list[dict[str, Any]]) -> None:
+def _fetch_missing(
+    cfg: Config, content: ContentStore, record: Record, layers: list[dict[str, Any]]
+) -> None:
     """Download layer blobs the content store lacks, from the image's own repository.
 
     A pull skips the download of a layer whose snapshot exists already, so an
@@ -237,8 +249,10 @@ def _fetch_missing(cfg: Config, content: ContentStore, record: Record,
             return
         except PynerdError as e:
             why = e.message
-    raise NotFound(f"layer {missing[0]['digest']} of image {name} is not in the content "
-                   f"store, and fetching it failed: {why}")
+    raise NotFound(
+        f"layer {missing[0]['digest']} of image {name} is not in the content "
+        f"store, and fetching it failed: {why}"
+    )
 
 
 def save(cfg: Config, names: list[str], out: BinaryIO) -> None:
@@ -269,18 +283,24 @@ def save(cfg: Config, names: list[str], out: BinaryIO) -> None:
             plat = {k: config[k] for k in ("architecture", "os", "variant") if config.get(k)}
             base = {"mediaType": manifest.media_type, "digest": mdesc["digest"], "size": len(raw)}
             for ref in image.refs:
-                index.append({**base, "annotations": {ANNOTATION_NAME: str(ref),
-                                                      ANNOTATION_REF: ref.tag},
-                              **({"platform": plat} if plat else {})})
+                index.append(
+                    {
+                        **base,
+                        "annotations": {ANNOTATION_NAME: str(ref), ANNOTATION_REF: ref.tag},
+                        **({"platform": plat} if plat else {}),
+                    }
+                )
                 top = manifest.layers[-1]["digest"][7:] if manifest.layers else ""
                 repositories.setdefault(ref.familiar_name, {})[ref.tag] = top
             if not image.refs:
                 index.append({**base, **({"platform": plat} if plat else {})})
-            docker.append({
-                "Config": f"blobs/sha256/{image.image_id[7:]}",
-                "RepoTags": [ref.familiar() for ref in image.refs] or None,
-                "Layers": [f"blobs/sha256/{d['digest'][7:]}" for d in manifest.layers],
-            })
+            docker.append(
+                {
+                    "Config": f"blobs/sha256/{image.image_id[7:]}",
+                    "RepoTags": [ref.familiar() for ref in image.refs] or None,
+                    "Layers": [f"blobs/sha256/{d['digest'][7:]}" for d in manifest.layers],
+                }
+            )
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.USTAR_FORMAT) as tf:
             _tar_dir(tf, "blobs/")
             _tar_dir(tf, "blobs/sha256/")
@@ -288,8 +308,9 @@ def save(cfg: Config, names: list[str], out: BinaryIO) -> None:
                 with content.open(digest) as f:
                     _tar_file(tf, f"blobs/sha256/{digest[7:]}", size, f)
             files = {
-                "index.json": _json({"schemaVersion": 2, "mediaType": mf.OCI_INDEX,
-                                     "manifests": index}),
+                "index.json": _json(
+                    {"schemaVersion": 2, "mediaType": mf.OCI_INDEX, "manifests": index}
+                ),
                 "manifest.json": _json(docker) + b"\n",
                 "oci-layout": OCI_LAYOUT,
             }
@@ -306,7 +327,8 @@ def save_file(cfg: Config, names: list[str], path: Path) -> None:
     parent = path.parent
     if not parent.is_dir():
         raise InvalidArgument(
-            f'failed to save image: invalid output path: directory "{parent}" does not exist')
+            f'failed to save image: invalid output path: directory "{parent}" does not exist'
+        )
     if path.is_dir():
         raise InvalidArgument(f"failed to save image: open {path}: is a directory")
     fd, tmp = tempfile.mkstemp(prefix=".pynerd_temp_", dir=parent)
@@ -399,8 +421,9 @@ def _read_archive(inp: BinaryIO, content: ContentStore, spool: Path) -> _Archive
             for member in tf:
                 name = _clean(member.name)
                 if member.issym():
-                    archive.links[name] = _clean(posixpath.join(posixpath.dirname(name),
-                                                                member.linkname))
+                    archive.links[name] = _clean(
+                        posixpath.join(posixpath.dirname(name), member.linkname)
+                    )
                 elif member.islnk():
                     archive.links[name] = _clean(member.linkname)
                 elif member.isfile() and name:
@@ -408,8 +431,9 @@ def _read_archive(inp: BinaryIO, content: ContentStore, spool: Path) -> _Archive
                     assert data is not None
                     m = _BLOB_RE.fullmatch(name)
                     if m:
-                        archive.files[name] = _ingest(content, f"sha256:{m.group(1)}",
-                                                      member.size, data, name)
+                        archive.files[name] = _ingest(
+                            content, f"sha256:{m.group(1)}", member.size, data, name
+                        )
                     else:
                         archive.files[name] = _spool(data, spool / f"f{len(archive.files)}")
     except tarfile.TarError as e:
@@ -506,9 +530,12 @@ def _from_descriptor(content: ContentStore, entry: dict[str, Any], depth: int = 
         if depth > 4:
             raise ArchiveError("invalid archive: indexes nested too deeply")
         wanted = host_platform()
-        children = [e for e in mf.index_entries(data)
-                    if not (e.get("annotations") or {}).get("vnd.docker.reference.type")
-                    and content.exists(e.get("digest", ""))]
+        children = [
+            e
+            for e in mf.index_entries(data)
+            if not (e.get("annotations") or {}).get("vnd.docker.reference.type")
+            and content.exists(e.get("digest", ""))
+        ]
         matching = [e for e in children if wanted.matches(e.get("platform"))]
         if not matching and len(children) == 1:
             matching = children
@@ -523,11 +550,14 @@ def _from_descriptor(content: ContentStore, entry: dict[str, Any], depth: int = 
     for desc in [manifest.config, *manifest.layers]:
         d = desc.get("digest", "")
         if not content.exists(d):
-            raise ArchiveError(f"invalid archive: blob {d} of manifest {digest} is not in "
-                               "the archive")
+            raise ArchiveError(
+                f"invalid archive: blob {d} of manifest {digest} is not in the archive"
+            )
         if desc.get("size") is not None and content.size(d) != desc["size"]:
-            raise ArchiveError(f"invalid archive: blob {d} has size {content.size(d)}, its "
-                               f"manifest says {desc['size']}")
+            raise ArchiveError(
+                f"invalid archive: blob {d} has size {content.size(d)}, its "
+                f"manifest says {desc['size']}"
+            )
     config = mf.load_json(content.read(config_digest), "image config")
     desc = {"mediaType": mt, "digest": digest, "size": len(data)}
     return _LoadImage([], desc, dict(desc), manifest.layers, config_digest, config)
@@ -539,8 +569,10 @@ def _layer_type(head: bytes, name: str) -> str:
     if head.startswith(b"\x28\xb5\x2f\xfd"):
         return mf.OCI_LAYER_ZSTD
     if head.startswith((b"BZh", b"\xfd7zXZ\x00")):
-        raise ArchiveError(f"invalid archive: layer {name} is compressed with bzip2 or xz, "
-                           "which pynerd cannot unpack; recompress it with gzip or zstd")
+        raise ArchiveError(
+            f"invalid archive: layer {name} is compressed with bzip2 or xz, "
+            "which pynerd cannot unpack; recompress it with gzip or zstd"
+        )
     return mf.OCI_LAYER
 
 
@@ -554,30 +586,40 @@ def _from_docker_item(archive: _Archive, item: dict[str, Any]) -> _LoadImage:
     config_bytes = archive.read(config_entry, f"image config {config_name}")
     stem = posixpath.basename(config_name).removesuffix(".json")
     if re.fullmatch(r"[0-9a-f]{64}", stem) and stem != config_entry.digest[7:]:
-        raise ArchiveError(f"invalid archive: {config_name} is corrupt: its content has "
-                           f"digest {config_entry.digest}")
+        raise ArchiveError(
+            f"invalid archive: {config_name} is corrupt: its content has "
+            f"digest {config_entry.digest}"
+        )
     config = mf.load_json(config_bytes, f"image config {config_name}")
     diff_ids = mf.config_diff_ids(config)
     if len(diff_ids) != len(layer_names):
-        raise ArchiveError(f"invalid archive: {len(layer_names)} layers listed for image "
-                           f"config {config_name}, which has {len(diff_ids)} diff IDs")
+        raise ArchiveError(
+            f"invalid archive: {len(layer_names)} layers listed for image "
+            f"config {config_name}, which has {len(diff_ids)} diff IDs"
+        )
     layers = []
     for name, diff_id in zip(layer_names, diff_ids, strict=True):
         entry = archive.get(name, "layer")
         media_type = _layer_type(archive.head(entry), name)
         if media_type == mf.OCI_LAYER and entry.digest != diff_id:
-            raise ArchiveError(f"invalid archive: layer {name} is corrupt: its digest is "
-                               f"{entry.digest}, the image config lists {diff_id}")
+            raise ArchiveError(
+                f"invalid archive: layer {name} is corrupt: its digest is "
+                f"{entry.digest}, the image config lists {diff_id}"
+            )
         layers.append({"mediaType": media_type, "digest": entry.digest, "size": entry.size})
     image_id = config_entry.digest
-    manifest = _json({"schemaVersion": 2, "mediaType": mf.OCI_MANIFEST,
-                      "config": {"mediaType": mf.OCI_CONFIG, "digest": image_id,
-                                 "size": len(config_bytes)},
-                      "layers": layers})
-    desc = {"mediaType": mf.OCI_MANIFEST, "digest": sha256_digest(manifest),
-            "size": len(manifest)}
-    return _LoadImage([], desc, dict(desc), layers, image_id, config,
-                      pending=(config_bytes, manifest))
+    manifest = _json(
+        {
+            "schemaVersion": 2,
+            "mediaType": mf.OCI_MANIFEST,
+            "config": {"mediaType": mf.OCI_CONFIG, "digest": image_id, "size": len(config_bytes)},
+            "layers": layers,
+        }
+    )
+    desc = {"mediaType": mf.OCI_MANIFEST, "digest": sha256_digest(manifest), "size": len(manifest)}
+    return _LoadImage(
+        [], desc, dict(desc), layers, image_id, config, pending=(config_bytes, manifest)
+    )
 
 
 def _store_pending(archive: _Archive, image: _LoadImage) -> None:
@@ -604,8 +646,10 @@ def _plan(archive: _Archive) -> list[_LoadImage]:
     index_entry = archive.find("index.json")
     docker_entry = archive.find("manifest.json")
     if index_entry is None and docker_entry is None:
-        raise ArchiveError("invalid archive: neither manifest.json nor index.json found "
-                           "(is this an image archive?)")
+        raise ArchiveError(
+            "invalid archive: neither manifest.json nor index.json found "
+            "(is this an image archive?)"
+        )
     if index_entry is not None:
         index = mf.load_json(archive.read(index_entry, "index.json"), "index.json")
         entries = index.get("manifests") or []
@@ -655,8 +699,12 @@ def _plan(archive: _Archive) -> list[_LoadImage]:
 # -- load -------------------------------------------------------------------------------
 
 
-_LOAD_STATUS = {"Pulling fs layer": "Loading layer", "Extracting": "Loading layer",
-                "Pull complete": "Loaded", "Download complete": "Loading layer"}
+_LOAD_STATUS = {
+    "Pulling fs layer": "Loading layer",
+    "Extracting": "Loading layer",
+    "Pull complete": "Loaded",
+    "Download complete": "Loading layer",
+}
 
 
 def _load_events(progress: ProgressFn | None, images: list[_LoadImage]) -> ProgressFn | None:
@@ -694,9 +742,11 @@ def load(cfg: Config, inp: BinaryIO, progress: ProgressFn | None = None) -> list
         for image in images:
             diff_ids = mf.config_diff_ids(image.config)
             if len(diff_ids) != len(image.layers):
-                raise ArchiveError(f"invalid archive: image {image.config_digest} has "
-                                   f"{len(image.layers)} layers but its config lists "
-                                   f"{len(diff_ids)} diff IDs")
+                raise ArchiveError(
+                    f"invalid archive: image {image.config_digest} has "
+                    f"{len(image.layers)} layers but its config lists "
+                    f"{len(diff_ids)} diff IDs"
+                )
         for image in images:
             _store_pending(archive, image)
         puller = Puller(cfg, client=None, progress=_load_events(progress, images))
@@ -715,19 +765,30 @@ def _record(cfg: Config, images: list[_LoadImage]) -> list[str]:
     now = now_rfc3339()
     loaded: list[str] = []
     for image in images:
-        base = {"Target": image.target, "Manifest": image.manifest,
-                "Config": image.config_digest,
-                "Platform": str(_config_platform(image.config, host_platform()))}
+        base = {
+            "Target": image.target,
+            "Manifest": image.manifest,
+            "Config": image.config_digest,
+            "Platform": str(_config_platform(image.config, host_platform())),
+        }
         if not image.names:
             if not store.by_id(image.config_digest):
-                store.put({"Name": image.config_digest, **base, "Created": now, "Updated": now,
-                           "Dangling": True})
+                store.put(
+                    {
+                        "Name": image.config_digest,
+                        **base,
+                        "Created": now,
+                        "Updated": now,
+                        "Dangling": True,
+                    }
+                )
             loaded.append(image.config_digest)
             continue
         for name in image.names:
             old = store.get(name)
-            store.put({"Name": name, **base, "Created": (old or {}).get("Created") or now,
-                       "Updated": now})
+            store.put(
+                {"Name": name, **base, "Created": (old or {}).get("Created") or now, "Updated": now}
+            )
             if old is not None and old["Config"] != image.config_digest:
                 _keep_dangling(store, old)
             loaded.append(familiar(name))
@@ -747,4 +808,3 @@ def load_file(cfg: Config, path: Path, progress: ProgressFn | None = None) -> li
         raise InvalidArgument(f"read {path}: is a directory") from None
     with f:
         return load(cfg, f, progress)
-

@@ -36,8 +36,19 @@ CHUNK = 1 << 20
 
 # Instructions --change accepts (moby's validCommitCommands) and the others
 # that are Dockerfile instructions but make no sense for an existing rootfs.
-ALLOWED = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "ONBUILD",
-           "STOPSIGNAL", "USER", "VOLUME", "WORKDIR")
+ALLOWED = (
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "HEALTHCHECK",
+    "LABEL",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+)
 
 
 # -- --change: Dockerfile instructions applied to an image config -------------------
@@ -125,16 +136,20 @@ class _Lexer:
             elif ch == "'":
                 end = text.find("'", i + 1)
                 if end < 0:
-                    raise _parse_error(self.line, "unexpected end of statement while looking "
-                                                  "for matching single-quote")
-                out.append(text[i + 1:end])
+                    raise _parse_error(
+                        self.line,
+                        "unexpected end of statement while looking for matching single-quote",
+                    )
+                out.append(text[i + 1 : end])
                 i = end + 1
             elif ch == '"':
                 i += 1
                 while True:
                     if i >= n:
-                        raise _parse_error(self.line, "unexpected end of statement while "
-                                                      "looking for matching double-quote")
+                        raise _parse_error(
+                            self.line,
+                            "unexpected end of statement while looking for matching double-quote",
+                        )
                     c = text[i]
                     if c == '"':
                         i += 1
@@ -163,7 +178,7 @@ class _Lexer:
             end = text.find("}", j)
             if end < 0:
                 raise _parse_error(self.line, "missing '}' in variable substitution")
-            body = text[j + 1:end]
+            body = text[j + 1 : end]
             m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])(.*))?", body, re.S)
             if not m:
                 raise _parse_error(self.line, f"bad substitution: ${{{body}}}")
@@ -214,15 +229,24 @@ def _pairs(lex: _Lexer, what: str, rest: str) -> list[tuple[str, str]]:
     out = []
     for w in words:
         if "=" not in w:
-            raise _parse_error(lex.line, f"Syntax error - can't find = in {w!r}. "
-                                         "Must be of the form: name=value")
+            raise _parse_error(
+                lex.line, f"Syntax error - can't find = in {w!r}. Must be of the form: name=value"
+            )
         key, _, value = w.partition("=")
         out.append((lex.word(key), lex.word(value)))
     return out
 
 
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
-                   "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+_DURATION_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
 
 
 def parse_go_duration(text: str) -> int:
@@ -261,10 +285,15 @@ def _healthcheck(lex: _Lexer, rest: str) -> dict[str, Any]:
     if not args:
         raise _parse_error(lex.line, "Missing command after HEALTHCHECK CMD")
     exec_form = _json_list(args)
-    check: dict[str, Any] = {"Test": ["CMD", *exec_form] if exec_form is not None
-                             else ["CMD-SHELL", args]}
-    for flag, key in (("interval", "Interval"), ("timeout", "Timeout"),
-                      ("start-period", "StartPeriod"), ("start-interval", "StartInterval")):
+    check: dict[str, Any] = {
+        "Test": ["CMD", *exec_form] if exec_form is not None else ["CMD-SHELL", args]
+    }
+    for flag, key in (
+        ("interval", "Interval"),
+        ("timeout", "Timeout"),
+        ("start-period", "StartPeriod"),
+        ("start-interval", "StartInterval"),
+    ):
         if flag in flags:
             ns = parse_go_duration(flags[flag])
             if 0 < ns < 1_000_000 or ns < 0:
@@ -573,8 +602,9 @@ def open_source(text: str, stdin: BinaryIO) -> Iterator[BinaryIO]:
             raise Unavailable(f"failed to download {text}: {_reason(e)}") from None
         with resp:
             if resp.status_code != 200:
-                raise Unavailable(f"failed to download {text}: HTTP {resp.status_code} "
-                                  f"{resp.reason}")
+                raise Unavailable(
+                    f"failed to download {text}: HTTP {resp.status_code} {resp.reason}"
+                )
             resp.raw.decode_content = False  # the tarball's own compression is sniffed
             yield cast(BinaryIO, resp.raw)
         return
@@ -593,8 +623,15 @@ def open_source(text: str, stdin: BinaryIO) -> Iterator[BinaryIO]:
 # -- the import -----------------------------------------------------------------------
 
 
-def import_rootfs(cfg: Config, source: BinaryIO, reference: str | None, changes: list[str],
-                  message: str, platform: str | None, origin: str = "-") -> str:
+def import_rootfs(
+    cfg: Config,
+    source: BinaryIO,
+    reference: str | None,
+    changes: list[str],
+    message: str,
+    platform: str | None,
+    origin: str = "-",
+) -> str:
     """Import the rootfs tarball read from ``source``; returns the image ID (``sha256:…``).
 
     ``origin`` names the source in the default history comment (``Imported from -``,
@@ -614,8 +651,7 @@ def import_rootfs(cfg: Config, source: BinaryIO, reference: str | None, changes:
 
         ref = parse_reference(reference)
         if ref.digest:
-            raise InvalidArgument(f"refusing to create a tag with a digest reference: "
-                                  f"{reference}")
+            raise InvalidArgument(f"refusing to create a tag with a digest reference: {reference}")
         name = str(ref)
     container_config = apply_changes(changes)  # bad changes fail before reading anything
     plat = parse_platform(platform) if platform else host_platform()
@@ -641,19 +677,26 @@ def import_rootfs(cfg: Config, source: BinaryIO, reference: str | None, changes:
         manifest = {
             "schemaVersion": 2,
             "mediaType": mf.OCI_MANIFEST,
-            "config": {"mediaType": mf.OCI_CONFIG, "digest": image_id,
-                       "size": len(config_bytes)},
+            "config": {"mediaType": mf.OCI_CONFIG, "digest": image_id, "size": len(config_bytes)},
             "layers": [layer],
         }
         manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
-        desc: dict[str, Any] = {"mediaType": mf.OCI_MANIFEST,
-                                "digest": sha256_digest(manifest_bytes),
-                                "size": len(manifest_bytes)}
+        desc: dict[str, Any] = {
+            "mediaType": mf.OCI_MANIFEST,
+            "digest": sha256_digest(manifest_bytes),
+            "size": len(manifest_bytes),
+        }
         content.put(manifest_bytes, desc["digest"])
         Puller(cfg, client=None).unpack(None, [layer], [diff_id])
-        record = {"Name": name or image_id, "Target": desc, "Manifest": desc,
-                  "Config": image_id, "Platform": str(plat), "Created": created,
-                  "Updated": created}
+        record = {
+            "Name": name or image_id,
+            "Target": desc,
+            "Manifest": desc,
+            "Config": image_id,
+            "Platform": str(plat),
+            "Created": created,
+            "Updated": created,
+        }
         if name is None:
             images.put({**record, "Dangling": True})
         else:

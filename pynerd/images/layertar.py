@@ -30,6 +30,7 @@ class BadLayer(Exception):
     def message(self) -> str:
         return str(self)
 
+
 _CHUNK = 1 << 20
 _PEEK_CHUNK = 256 * 1024
 _MAX_MESSAGE = 4000
@@ -75,9 +76,13 @@ def _json(payload: dict[str, Any]) -> str:
     def value(v: Any) -> str:
         if isinstance(v, int):
             return str(v)
-        return '"' + "".join(
-            c if " " <= c <= "~" and c not in '"\\' else f"\\u{ord(c):04x}" for c in str(v)
-        ) + '"'
+        return (
+            '"'
+            + "".join(
+                c if " " <= c <= "~" and c not in '"\\' else f"\\u{ord(c):04x}" for c in str(v)
+            )
+            + '"'
+        )
 
     return "{" + ", ".join(f"{value(k)}: {value(v)}" for k, v in payload.items()) + "}"
 
@@ -282,12 +287,36 @@ class _TarReader:
 class _Entry:
     """One tar member's header, after PAX and GNU long-name records were applied."""
 
-    __slots__ = ("atime_ns", "devmajor", "devminor", "gid", "linkname", "mode", "mtime_ns",
-                 "name", "size", "type", "uid", "xattrs")
+    __slots__ = (
+        "atime_ns",
+        "devmajor",
+        "devminor",
+        "gid",
+        "linkname",
+        "mode",
+        "mtime_ns",
+        "name",
+        "size",
+        "type",
+        "uid",
+        "xattrs",
+    )
 
-    def __init__(self, name: bytes, type: bytes, mode: int, uid: int, gid: int, size: int,
-                 mtime_ns: int, atime_ns: int, linkname: bytes, devmajor: int, devminor: int,
-                 xattrs: dict[bytes, bytes]) -> None:
+    def __init__(
+        self,
+        name: bytes,
+        type: bytes,
+        mode: int,
+        uid: int,
+        gid: int,
+        size: int,
+        mtime_ns: int,
+        atime_ns: int,
+        linkname: bytes,
+        devmajor: int,
+        devminor: int,
+        xattrs: dict[bytes, bytes],
+    ) -> None:
         self.name, self.type, self.mode, self.uid, self.gid = name, type, mode, uid, gid
         self.size, self.mtime_ns, self.atime_ns, self.linkname = size, mtime_ns, atime_ns, linkname
         self.devmajor, self.devminor, self.xattrs = devmajor, devminor, xattrs
@@ -805,5 +834,3 @@ class _Extractor:
                 os.utime(path, ns=(atime if atime >= 0 else mtime, mtime), follow_symlinks=False)
             except FileNotFoundError:
                 pass
-
-

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 
 from pynerd.errors import InvalidArgument
@@ -70,4 +70,4 @@ def parse_platform(text: str) -> Platform:
 
 
 def host_platform() -> Platform:
-    return normalize(Platform("linux", _platform.machine()))
+    return normalize(Platform("linux", os.uname().machine))

@@ -165,8 +165,13 @@ class Authorizer:
         return self._answer(challenge, host, scopes, tls, stale=None)
 
     def on_401(
-        self, origin: str, host: str, scopes: Sequence[str], response: Response,
-        tls: TLSConfig | None, sent: str | None = None,
+        self,
+        origin: str,
+        host: str,
+        scopes: Sequence[str],
+        response: Response,
+        tls: TLSConfig | None,
+        sent: str | None = None,
     ) -> str | None:
         """After a 401 to a request that carried ``sent``: the header to retry with, or None.
 
@@ -183,7 +188,11 @@ class Authorizer:
         return self._answer(challenge, host, scopes, tls, stale=sent or "")
 
     def _answer(
-        self, challenge: Challenge, host: str, scopes: Sequence[str], tls: TLSConfig | None,
+        self,
+        challenge: Challenge,
+        host: str,
+        scopes: Sequence[str],
+        tls: TLSConfig | None,
         stale: str | None,
     ) -> str | None:
         creds = self.creds(host)
@@ -192,8 +201,12 @@ class Authorizer:
                 return None
             raw = f"{creds.username}:{creds.password}".encode()
             return "Basic " + base64.b64encode(raw).decode()
-        key = (challenge.realm, challenge.service, " ".join(sorted(set(scopes))),
-               creds.username if creds else "")
+        key = (
+            challenge.realm,
+            challenge.service,
+            " ".join(sorted(set(scopes))),
+            creds.username if creds else "",
+        )
         with self._fetch_lock:
             token = self.cache.get(key)
             if token is not None:
@@ -220,8 +233,11 @@ class Authorizer:
         self.token_fetches += 1
         headers = {"Accept": "application/json"}
         if creds is not None and creds.identity_token:
-            form = [("grant_type", "refresh_token"), ("refresh_token", creds.identity_token),
-                    ("client_id", CLIENT_ID)]
+            form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", creds.identity_token),
+                ("client_id", CLIENT_ID),
+            ]
             if challenge.service:
                 form.append(("service", challenge.service))
             if scopes:
@@ -245,8 +261,9 @@ class Authorizer:
         response = self._send(req)
         body = response.read(limit=1 << 20)
         if response.status in (401, 403):
-            raise Unauthorized(describe(body, response.status, response.reason),
-                               status=response.status)
+            raise Unauthorized(
+                describe(body, response.status, response.reason), status=response.status
+            )
         if response.status != 200:
             raise RegistryUnavailable(
                 f"token server {parts.netloc} answered {response.status} {response.reason}: "

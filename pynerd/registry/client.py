@@ -139,7 +139,9 @@ class RegistryClient:
 
         def attempt(ep: Endpoint) -> tuple[Descriptor, bytes]:
             resp = self._request(
-                ep, "GET", self._url(ep, ref, "manifests", ref.object),
+                ep,
+                "GET",
+                self._url(ep, ref, "manifests", ref.object),
                 cred_host=self._cred_host(ep, ref),
                 scopes=[repository_scope(ref.path, ["pull"])],
                 headers={"Accept": media.MANIFEST_ACCEPT},
@@ -160,7 +162,9 @@ class RegistryClient:
 
         def attempt(ep: Endpoint) -> bytes:
             resp = self._request(
-                ep, "GET", self._url(ep, ref, "manifests", digest),
+                ep,
+                "GET",
+                self._url(ep, ref, "manifests", digest),
                 cred_host=self._cred_host(ep, ref),
                 scopes=[repository_scope(ref.path, ["pull"])],
                 headers={"Accept": media.MANIFEST_ACCEPT},
@@ -183,10 +187,14 @@ class RegistryClient:
         def attempt(ep: Endpoint) -> BlobReader:
             headers = {"Range": f"bytes={offset}-"} if offset > 0 else {}
             resp = self._request(
-                ep, "GET", self._url(ep, ref, "blobs", digest),
+                ep,
+                "GET",
+                self._url(ep, ref, "blobs", digest),
                 cred_host=self._cred_host(ep, ref),
                 scopes=[repository_scope(ref.path, ["pull"])],
-                headers=headers, stream=True, decode=False,
+                headers=headers,
+                stream=True,
+                decode=False,
             )
             if resp.status == 416 and offset > 0:
                 total = range_total(resp.headers.get("Content-Range", ""))
@@ -195,7 +203,8 @@ class RegistryClient:
                     return BlobReader(Response(206, url=resp.url), digest, offset, total)
                 raise RegistryRejected(
                     f"cannot resume blob {digest} from {ep.host} at byte {offset}: "
-                    "range not satisfiable", status=416,
+                    "range not satisfiable",
+                    status=416,
                 )
             if resp.status == 200:
                 length = resp.headers.get("Content-Length", "")
@@ -207,7 +216,8 @@ class RegistryClient:
                     resp.close()
                     raise RegistryRejected(
                         f"blob {digest} from {ep.host}: partial answer without a valid "
-                        "Content-Range", status=206,
+                        "Content-Range",
+                        status=206,
                     )
                 return BlobReader(resp, digest, start, total, verify, ep.host)
             raise self._error(resp, ref, ep, what=f"blob {digest} of {ref.familiar_name}")
@@ -246,8 +256,12 @@ class RegistryClient:
         candidates = [s for s in dict.fromkeys(sources) if s != ref.path]
         for i, source in enumerate(candidates):
             resp = self._request(
-                ep, "POST", _with_query(uploads, mount=digest, **{"from": source}),
-                cred_host=cred_host, scopes=scopes, body=b"",
+                ep,
+                "POST",
+                _with_query(uploads, mount=digest, **{"from": source}),
+                cred_host=cred_host,
+                scopes=scopes,
+                body=b"",
             )
             resp.close()
             if resp.status == 201:
@@ -267,8 +281,12 @@ class RegistryClient:
             location = urljoin(resp.url, resp.headers["Location"])
         if size <= self.monolithic_limit:
             resp = self._request(
-                ep, "PUT", _with_query(location, digest=digest),
-                cred_host=cred_host, scopes=scopes, body=open_data,
+                ep,
+                "PUT",
+                _with_query(location, digest=digest),
+                cred_host=cred_host,
+                scopes=scopes,
+                body=open_data,
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
                 timeout=(15.0, 300.0),
             )
@@ -283,7 +301,8 @@ class RegistryClient:
         if stored and stored != digest:
             raise DigestMismatch(
                 f"registry {ep.host} stored blob {digest} as {stored}",
-                expected=digest, actual=stored,
+                expected=digest,
+                actual=stored,
             )
 
     def put_manifest(self, ref: Reference, body: bytes, media_type: str) -> str:
@@ -292,15 +311,19 @@ class RegistryClient:
         if ref.digest and digest != ref.digest:
             raise DigestMismatch(
                 f"manifest for {ref.familiar()} has digest {digest}, not {ref.digest}",
-                expected=ref.digest, actual=digest,
+                expected=ref.digest,
+                actual=digest,
             )
         ep = self._push_endpoint(ref)
         target = ref.tag or ref.digest or "latest"
         resp = self._request(
-            ep, "PUT", self._url(ep, ref, "manifests", target),
+            ep,
+            "PUT",
+            self._url(ep, ref, "manifests", target),
             cred_host=self._cred_host(ep, ref),
             scopes=[repository_scope(ref.path, ["pull", "push"])],
-            headers={"Content-Type": media_type}, body=body,
+            headers={"Content-Type": media_type},
+            body=body,
         )
         resp.close()
         if not 200 <= resp.status < 300:
@@ -310,7 +333,8 @@ class RegistryClient:
             raise DigestMismatch(
                 f"registry {ep.host} stored manifest for {ref.familiar()} as {stored}, "
                 f"expected {digest}",
-                expected=digest, actual=stored,
+                expected=digest,
+                actual=stored,
             )
         return digest
 
@@ -324,7 +348,10 @@ class RegistryClient:
                 if url is None:
                     break
                 resp = self._request(
-                    ep, "GET", url, cred_host=self._cred_host(ep, ref),
+                    ep,
+                    "GET",
+                    url,
+                    cred_host=self._cred_host(ep, ref),
                     scopes=[repository_scope(ref.path, ["pull"])],
                 )
                 if resp.status != 200:
@@ -422,19 +449,41 @@ class RegistryClient:
         """Send with auth, the 401-retry, redirects, retries and the insecure HTTP fallback."""
         try:
             return self._request_once(
-                ep, method, url, cred_host, scopes, headers, body, stream, decode,
-                authenticate, timeout,
+                ep,
+                method,
+                url,
+                cred_host,
+                scopes,
+                headers,
+                body,
+                stream,
+                decode,
+                authenticate,
+                timeout,
             )
         except RegistryUnavailable as e:
             secure = f"https://{ep.host}"
-            if not (ep.http_fallback and e.transport_kind in FALLBACK_KINDS
-                    and url.startswith(secure) and ep.host not in self._http_hosts):
+            if not (
+                ep.http_fallback
+                and e.transport_kind in FALLBACK_KINDS
+                and url.startswith(secure)
+                and ep.host not in self._http_hosts
+            ):
                 raise
             self._http_hosts.add(ep.host)
-            url = "http://" + url[len("https://"):]
+            url = "http://" + url[len("https://") :]
             return self._request_once(
-                ep, method, url, cred_host, scopes, headers, body, stream, decode,
-                authenticate, timeout,
+                ep,
+                method,
+                url,
+                cred_host,
+                scopes,
+                headers,
+                body,
+                stream,
+                decode,
+                authenticate,
+                timeout,
             )
 
     def _request_once(
@@ -461,11 +510,13 @@ class RegistryClient:
                 if authorization:
                     h["Authorization"] = authorization
                 payload = body() if callable(body) else body
-                req = Request(method, url, h, payload, stream=stream, tls=tls,
-                              decode_content=decode)
+                req = Request(
+                    method, url, h, payload, stream=stream, tls=tls, decode_content=decode
+                )
                 if timeout is not None:
                     req.timeout = timeout
                 return req
+
             return build
 
         authorization = None
@@ -528,8 +579,9 @@ class RegistryClient:
             if _origin(url) != origin:
                 headers.pop("Authorization", None)
             tls = req.tls if _origin(url) == origin else None
-            req = Request(req.method, url, headers, None, req.stream, req.timeout, tls,
-                          req.decode_content)
+            req = Request(
+                req.method, url, headers, None, req.stream, req.timeout, tls, req.decode_content
+            )
         raise TransportError("other", f"too many redirects (last: {req.url})")
 
     # ---------------------------------------------------------------------------------------
@@ -558,8 +610,11 @@ class RegistryClient:
         raw_field = doc.get("mediaType")
         field = raw_field if isinstance(raw_field, str) else ""
         if doc.get("schemaVersion") == 1 or media.is_schema1(header) or media.is_schema1(field):
-            mt = field if media.is_schema1(field) else (
-                header if media.is_schema1(header) else media.DOCKER_SCHEMA1_SIGNED)
+            mt = (
+                field
+                if media.is_schema1(field)
+                else (header if media.is_schema1(header) else media.DOCKER_SCHEMA1_SIGNED)
+            )
             raise UnsupportedMediaType(
                 f"unsupported manifest media type {mt} for {ref.familiar()}: Docker image "
                 "manifest version 2, schema 1 is no longer supported; suggest the author of "
@@ -593,7 +648,8 @@ class RegistryClient:
             raise DigestMismatch(
                 f"digest mismatch for {ref.familiar()} from {ep.host}: expected {expected}, "
                 f"got {digest}",
-                expected=expected, actual=digest,
+                expected=expected,
+                actual=digest,
             )
         announced = resp.headers.get("Docker-Content-Digest", "").strip()
         if announced:
@@ -602,7 +658,8 @@ class RegistryClient:
                 raise DigestMismatch(
                     f"digest mismatch for {ref.familiar()} from {ep.host}: the registry "
                     f"announced {announced}, the content is {actual}",
-                    expected=announced, actual=actual,
+                    expected=announced,
+                    actual=actual,
                 )
         return digest
 
@@ -629,28 +686,34 @@ class RegistryClient:
             if push:
                 msg = f"push access denied for {name}: {text}; run '{login}'"
             else:
-                msg = (f"pull access denied for {name}, repository does not exist or may "
-                       f"require authentication: {text}; run '{login}'")
+                msg = (
+                    f"pull access denied for {name}, repository does not exist or may "
+                    f"require authentication: {text}; run '{login}'"
+                )
             return Unauthorized(msg, status=status, codes=codes)
         if status == 404:
             if ref is not None and "NAME_UNKNOWN" in codes:
                 return RegistryNotFound(f"repository {name} not found: {text}", status, codes)
             if ref is not None and what.startswith("manifest"):
-                return RegistryNotFound(f"manifest for {ref.familiar()} not found: {text}",
-                                        status, codes)
+                return RegistryNotFound(
+                    f"manifest for {ref.familiar()} not found: {text}", status, codes
+                )
             return RegistryNotFound(f"{what} not found: {text}", status, codes)
         if status in RETRY_STATUSES:
             return RegistryUnavailable(
                 f"registry {ep.host} failed: {text} ({_method_url(resp)})",
-                host=ep.host, status=status, codes=codes,
+                host=ep.host,
+                status=status,
+                codes=codes,
             )
         return RegistryRejected(f"{what}: {text}", status=status, codes=codes)
 
     def _head_blob(
         self, ep: Endpoint, ref: Reference, digest: str, cred_host: str, scopes: Sequence[str]
     ) -> int | None:
-        resp = self._request(ep, "HEAD", self._url(ep, ref, "blobs", digest),
-                             cred_host=cred_host, scopes=scopes)
+        resp = self._request(
+            ep, "HEAD", self._url(ep, ref, "blobs", digest), cred_host=cred_host, scopes=scopes
+        )
         resp.close()
         if resp.status == 200:
             length = resp.headers.get("Content-Length", "")
@@ -686,7 +749,12 @@ class RegistryClient:
                         f"blob {digest}: data ended after {offset} of {size} bytes"
                     )
                 resp = self._request(
-                    ep, "PATCH", location, cred_host=cred_host, scopes=scopes, body=data,
+                    ep,
+                    "PATCH",
+                    location,
+                    cred_host=cred_host,
+                    scopes=scopes,
+                    body=data,
                     headers={
                         "Content-Type": "application/octet-stream",
                         "Content-Range": f"{offset}-{offset + len(data) - 1}",
@@ -700,8 +768,13 @@ class RegistryClient:
                 location = urljoin(resp.url, resp.headers["Location"])
                 offset += len(data)
         return self._request(
-            ep, "PUT", _with_query(location, digest=digest), cred_host=cred_host,
-            scopes=scopes, body=b"", headers={"Content-Length": "0"},
+            ep,
+            "PUT",
+            _with_query(location, digest=digest),
+            cred_host=cred_host,
+            scopes=scopes,
+            body=b"",
+            headers={"Content-Length": "0"},
         )
 
     def _login_challenge(self, ep: Endpoint, resp: Response, creds: Credentials) -> None:
@@ -724,9 +797,11 @@ class RegistryClient:
             authorization = "Basic " + base64.b64encode(raw).decode()
         else:
             raise Unauthorized(f"{failed} (no supported authentication scheme offered)")
-        check = self._attempt(lambda: Request("GET", url, {**dict(ep.headers),
-                                                            "Authorization": authorization},
-                                              tls=tls))
+        check = self._attempt(
+            lambda: Request(
+                "GET", url, {**dict(ep.headers), "Authorization": authorization}, tls=tls
+            )
+        )
         check.close()
         if check.status != 200:
             raise Unauthorized(

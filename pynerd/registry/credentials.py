@@ -107,9 +107,12 @@ class CredentialStore:
         for k in ("auth", "username", "password", "identitytoken", "registrytoken"):
             entry.pop(k, None)
         if helper:
-            self._helper_run(helper, "store", json.dumps(
-                {"ServerURL": key, "Username": username, "Secret": secret}
-            ).encode(), "storing")
+            self._helper_run(
+                helper,
+                "store",
+                json.dumps({"ServerURL": key, "Username": username, "Secret": secret}).encode(),
+                "storing",
+            )
         elif username == TOKEN_USER:
             entry["identitytoken"] = secret
         else:
@@ -211,8 +214,9 @@ class CredentialStore:
                 "executable file not found in $PATH"
             )
         try:
-            res = self.runner.run([exe, action], input=stdin, env=self._env,
-                                  timeout=_HELPER_TIMEOUT)
+            res = self.runner.run(
+                [exe, action], input=stdin, env=self._env, timeout=_HELPER_TIMEOUT
+            )
         except Exception as e:  # TimeoutExpired, OSError from a broken helper
             raise Unavailable(f"error {verb} credentials - err: {e}") from None
         if res.returncode != 0:

@@ -156,8 +156,9 @@ class DirSnapshotter(ABC):
                 raise InvalidArgument(f"snapshot {key} is not active")
             # Add before delete: a crash in between leaves two records sharing one
             # directory (remove() keeps it while referenced), never none.
-            t.add(Record(name, rec.id, rec.parent, KIND_COMMITTED, now_rfc3339(),
-                         dict(labels or {})))
+            t.add(
+                Record(name, rec.id, rec.parent, KIND_COMMITTED, now_rfc3339(), dict(labels or {}))
+            )
             t.delete(key)
         self._after_commit(self.meta.content(rec.id))
 

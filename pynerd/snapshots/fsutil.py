@@ -120,8 +120,9 @@ def _copy_xattrs(src: bytes | int, dst: bytes | int, follow: bool) -> None:
         raise
     for name in names:
         try:
-            os.setxattr(dst, name, os.getxattr(src, name, follow_symlinks=follow),
-                        follow_symlinks=follow)
+            os.setxattr(
+                dst, name, os.getxattr(src, name, follow_symlinks=follow), follow_symlinks=follow
+            )
         except OSError as e:
             if e.errno not in (errno.ENOTSUP, errno.EPERM, errno.ENODATA):
                 raise

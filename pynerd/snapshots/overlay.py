@@ -37,7 +37,9 @@ def feature_options() -> tuple[str, ...]:
 
 
 def overlay_mount(
-    lowers: Sequence[str], upper: str | None = None, work: str | None = None,
+    lowers: Sequence[str],
+    upper: str | None = None,
+    work: str | None = None,
     features: Sequence[str] = (),
 ) -> Mount:
     """The overlay Mount for ``lowers`` (nearest first) and an optional upper/work pair."""

@@ -70,8 +70,14 @@ class Record:
 
     @classmethod
     def from_json(cls, key: str, v: dict[str, Any]) -> Record:
-        return cls(key, str(v["id"]), v.get("parent"), v["kind"], v.get("created", ""),
-                   dict(v.get("labels") or {}))
+        return cls(
+            key,
+            str(v["id"]),
+            v.get("parent"),
+            v["kind"],
+            v.get("created", ""),
+            dict(v.get("labels") or {}),
+        )
 
 
 def not_found(key: str) -> NotFound:
@@ -265,8 +271,9 @@ class MetaTxn:
     def delete(self, key: str) -> None:
         self._txn.delete(key)
 
-    def publish(self, content: Path, key: str, parent: str | None, kind: str,
-                labels: dict[str, str] | None) -> Record:
+    def publish(
+        self, content: Path, key: str, parent: str | None, kind: str, labels: dict[str, str] | None
+    ) -> Record:
         """Rename built ``content`` to ``snapshots/<new id>`` and write its record."""
         snap_id = self.allocate_id()
         os.rename(content, self.store.content(snap_id))

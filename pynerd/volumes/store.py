@@ -17,7 +17,6 @@ import builtins
 import json
 import os
 import re
-import secrets
 import stat
 import time
 from collections.abc import Iterable, Mapping
@@ -233,7 +232,7 @@ class VolumeStore:
         idempotent). ``name`` None creates an anonymous volume (64-hex name, Docker's label)."""
         check_driver(driver)
         if not name:
-            name = secrets.token_hex(32)
+            name = os.urandom(32).hex()
             labels = {**(labels or {}), ANONYMOUS_LABEL: ""}
         else:
             validate_name(name)
@@ -279,7 +278,7 @@ class VolumeStore:
             if users:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
             t.delete(name)
-            trash = self.root / f".trash-{secrets.token_hex(8)}"
+            trash = self.root / f".trash-{os.urandom(8).hex()}"
             try:
                 os.rename(self.dir(name), trash)
             except FileNotFoundError:
