@@ -26,6 +26,9 @@ CREATED_BY_PEERS = (
     "/var/lib/containers/storage", "/var/lib/containers/cache", "/var/lib/containers",
     "/run/containerd", "/var/lib/containerd", "/var/lib/docker", "/root/.docker",
 )
+# Directories shared with any runc user on the host (podman runs runc with its default
+# --root): removed afterwards only if they did not exist before and are empty.
+SHARED_DIRS = ("/run/runc",)
 # Host files the peers are known to modify: restored afterwards to their old content.
 MODIFIED_BY_PEERS = (
     "/var/lib/containers/cache/blob-info-cache-v1.boltdb",
@@ -39,6 +42,7 @@ class HostGuard:
 
     def __init__(self) -> None:
         self.absent = [p for p in CREATED_BY_PEERS if not os.path.lexists(p)]
+        self.absent_shared = [p for p in SHARED_DIRS if not os.path.lexists(p)]
         self.saved: dict[str, bytes | None] = {}
         for path in MODIFIED_BY_PEERS:
             try:
@@ -65,6 +69,10 @@ class HostGuard:
         for path in self.absent:  # children before parents: the tuple lists them so
             if os.path.lexists(path):
                 remove_tree(Path(path))
+                done.append(f"removed {path}")
+        for path in self.absent_shared:
+            with contextlib.suppress(OSError):  # absent, or in use by someone: leave it
+                os.rmdir(path)
                 done.append(f"removed {path}")
         return done
 

@@ -38,7 +38,7 @@ def _git(*args: str) -> str | None:
 def pynerd_version() -> str:
     from pynerd import __version__
 
-    return __version__
+    return str(__version__)
 
 
 def info() -> dict[str, object]:

@@ -232,6 +232,16 @@ def root(
 
 
 def main(argv: list[str] | None = None) -> None:
+    import os
+
     from pynerd_cli.errors import run
 
-    sys.exit(run(app, sys.argv[1:] if argv is None else argv))
+    code = run(app, sys.argv[1:] if argv is None else argv)
+    # Every file pynerd writes is closed (and fsync'ed) by now; skipping the
+    # interpreter's finalization (module teardown, GC) saves ~20 ms per command.
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, OSError):
+        code = code or 141
+    os._exit(code)

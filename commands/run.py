@@ -162,11 +162,14 @@ def _flags(
 def build_options(kw: dict[str, Any], detach_default: bool) -> Any:
     """Docker's flags → :class:`CreateOptions` (mount flags parsed by the volumes library)."""
     from pynerd.containers.options import CreateOptions
-    from pynerd.volumes.mounts import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
 
-    mounts = [parse_volume_flag(v) for v in kw["volume"]]
-    mounts += [parse_mount_flag(m) for m in kw["mount"]]
-    mounts += [parse_tmpfs_flag(t) for t in kw["tmpfs"]]
+    mounts: list[Any] = []
+    if kw["volume"] or kw["mount"] or kw["tmpfs"]:
+        from pynerd.volumes.mounts import parse_mount_flag, parse_tmpfs_flag, parse_volume_flag
+
+        mounts = [parse_volume_flag(v) for v in kw["volume"]]
+        mounts += [parse_mount_flag(m) for m in kw["mount"]]
+        mounts += [parse_tmpfs_flag(t) for t in kw["tmpfs"]]
     t = tuple
     return CreateOptions(
         image=kw["image"],

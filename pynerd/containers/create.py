@@ -124,7 +124,6 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
     from pynerd.images import manifest as mf
     from pynerd.snapshots import get_snapshotter
     from pynerd.snapshots.mount import mount_all, unmount
-    from pynerd.volumes.mounts import discard, mounts_for_inspect, parse_volumes_from, resolve
 
     image = _image(cfg, opts, progress)
     image_cfg: dict[str, Any] = dict(image.config.get("config") or {})
@@ -153,13 +152,23 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
             p.resolv_conf,
             etcfiles.resolv_content(dns=opts.dns, search=opts.dns_search, options=opts.dns_options),
         )
-        volumes_from = []
-        for spec_text in opts.volumes_from:
-            ref, mode = parse_volumes_from(spec_text)
-            volumes_from.append((store.find(ref), mode))
-        mounts = resolve(
-            cfg.namespace_root, list(opts.mounts), image_cfg.get("Volumes"), volumes_from, p.rootfs
-        )
+        inspect_mounts: list[dict[str, Any]] = []
+        if opts.mounts or opts.volumes_from or image_cfg.get("Volumes"):
+            # the volumes code is only imported when there is something to mount
+            from pynerd.volumes.mounts import mounts_for_inspect, parse_volumes_from, resolve
+
+            volumes_from = []
+            for spec_text in opts.volumes_from:
+                ref, mode = parse_volumes_from(spec_text)
+                volumes_from.append((store.find(ref), mode))
+            mounts = resolve(
+                cfg.namespace_root,
+                list(opts.mounts),
+                image_cfg.get("Volumes"),
+                volumes_from,
+                p.rootfs,
+            )
+            inspect_mounts = mounts_for_inspect(mounts)
         files = specmod.ContainerFiles(p.hostname, p.hosts, p.resolv_conf)
         init_path = INIT_BINARY if opts.init else None
         if init_path and not os.path.exists(init_path):
@@ -188,14 +197,17 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
             hostname,
             p,
             process,
-            mounts_for_inspect(mounts),
+            inspect_mounts,
             network_mode,
         )
         store.records.create(cid, record)
     except BaseException:
         if mounted:
             unmount(p.rootfs)
-        discard(cfg.namespace_root, mounts)
+        if mounts:
+            from pynerd.volumes.mounts import discard
+
+            discard(cfg.namespace_root, mounts)
         _undo(cfg, cid, name, p)
         raise
     if opts.cidfile:

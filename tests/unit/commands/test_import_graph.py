@@ -30,6 +30,8 @@ def modules_after(argv: list[str], tmp_path: Path) -> set[str]:
         "import atexit, json, sys\n"
         f"atexit.register(lambda: {write})\n"
         f"sys.argv = ['pynerd'] + {argv!r}\n"
+        "import os\n"
+        "os._exit = sys.exit  # main() ends with os._exit, which skips atexit\n"
         "from pynerd_cli.main import main\n"
         "main()\n"
     )
