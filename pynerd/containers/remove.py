@@ -34,7 +34,9 @@ def destroy(cfg: Config, record: dict[str, Any], remove_volumes: bool) -> None:
     from pynerd.volumes.mounts import release
 
     cid = record["Id"]
-    runc_for(cfg).delete(cid, force=True)
+    runc = runc_for(cfg)
+    if runc.root is None or (runc.root / cid).exists():  # the monitor usually deleted it
+        runc.delete(cid, force=True)
     discard_files(cfg, cid)
     # Docker removes anonymous volumes with --rm and rm -v; named volumes never.
     release(
