@@ -7,7 +7,10 @@ PYNERD=${1:-pynerd}
 root=$(mktemp -d /tmp/pynerd-demo.XXXXXX)
 reg_pid=""
 cleanup() {
-    [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+    if [ -n "$reg_pid" ]; then
+        kill "$reg_pid" 2>/dev/null || true
+        wait "$reg_pid" 2>/dev/null || true  # the registry's SIGTERM status is not ours
+    fi
     rm -rf "$root"
 }
 trap cleanup EXIT
