@@ -27,9 +27,6 @@ from pathlib import Path
 
 from pynerd.errors import InvalidArgument, NotFound
 
-MAX_LINKS = 255  # filepath.EvalSymlinks' limit, which FollowSymlinkInScope shares
-
-
 # -- Go's path helpers ---------------------------------------------------------------------
 
 
@@ -265,33 +262,9 @@ class ContainerView:
         Missing components are kept as they are (the result may not exist). The last
         component is followed only with ``follow_last``.
         """
-        parts = [p for p in path.split("/") if p]
-        resolved: list[str] = []
-        links = 0
-        while parts:
-            part = parts.pop(0)
-            if part == ".":
-                continue
-            if part == "..":
-                if resolved:
-                    resolved.pop()
-                continue
-            if not parts and not follow_last:
-                resolved.append(part)
-                break
-            candidate = "/" + "/".join([*resolved, part])
-            st = self.lstat(candidate)
-            if st is None or not stat.S_ISLNK(st.st_mode):
-                resolved.append(part)
-                continue
-            links += 1
-            if links > MAX_LINKS:
-                raise InvalidArgument(f"too many links in {path}")
-            target = self.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p] + parts
-        return "/" + "/".join(resolved)
+        from pynerd.pathscope import resolve_in_scope
+
+        return resolve_in_scope(path, self.lstat, self.readlink, follow_last)
 
     def stat(self, path: str, what: str = "") -> PathStat:
         """The daemon's ``Stat`` of ``path``: ``lstat`` in the container, where a trailing

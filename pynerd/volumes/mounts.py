@@ -66,7 +66,6 @@ _FLAG_GROUPS = (
 _FLAG_KEY = {flag: i for i, group in enumerate(_FLAG_GROUPS) for flag in group}
 _TMPFS_DATA = ("size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol")
 _RAM = re.compile(r"(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?")
-_MAX_LINKS = 255
 
 
 # -- shared checks ---------------------------------------------------------------------
@@ -693,34 +692,18 @@ def scoped_path(root: Path, path: str) -> Path:
     Docker's ``FollowSymlinkInScope``: a link to ``/etc`` or ``../../..`` lands inside
     ``root``, never on the host. Components that do not exist are kept as they are.
     """
-    parts = [p for p in path.split("/") if p]
-    resolved: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
+    from pynerd.pathscope import resolve_in_scope
+
+    def lstat(scope_path: str) -> os.stat_result | None:
         try:
-            st = os.lstat(candidate)
+            return os.lstat(root.joinpath(scope_path.lstrip("/")))
         except (FileNotFoundError, NotADirectoryError):
-            resolved.append(part)
-            continue
-        if not stat.S_ISLNK(st.st_mode):
-            resolved.append(part)
-            continue
-        links += 1
-        if links > _MAX_LINKS:
-            raise InvalidArgument(f"too many links in {path}")
-        target = os.readlink(candidate)
-        if target.startswith("/"):
-            resolved = []
-        parts = [p for p in target.split("/") if p] + parts
-    return root.joinpath(*resolved)
+            return None
+
+    def readlink(scope_path: str) -> str:
+        return os.readlink(root.joinpath(scope_path.lstrip("/")))
+
+    return root.joinpath(resolve_in_scope(path, lstat, readlink).lstrip("/"))
 
 
 def copy_up(store: VolumeStore, name: str, rootfs: Path, dest: str) -> bool:
