@@ -46,26 +46,16 @@ class CopyError(Exception):
 
 def child_main(argv: list[str]) -> NoReturn:
     """argv = [root, subdir, chroot "1"/"0", owner "keep"/"none"/"UID:GID", display dir]."""
-    from pynerd.images.layertar import BadLayer, _json, _os_message
+    from pynerd.images.layertar import BadLayer, run_child
 
     root, subdir, do_chroot, owner, display = argv
-    try:
-        payload: dict[str, Any] = _extract(root, subdir, do_chroot == "1", owner, display)
-        code = 0
-    except (CopyError, BadLayer) as e:
-        payload, code = {"error": str(e), "kind": "input"}, 2
-    except OSError as e:
-        kind = "host" if e.errno in _HOST_ERRNOS else "input"
-        payload, code = {"error": _os_message(e), "kind": kind}, 3
-    except (ValueError, OverflowError, UnicodeError) as e:
-        payload, code = {"error": f"invalid tar archive: {e}", "kind": "input"}, 2
-    except Exception as e:
-        payload, code = {"error": f"{type(e).__name__}: {e}", "kind": "host"}, 4
-    payload = {k: (v[:_MAX_MESSAGE] if isinstance(v, str) else v) for k, v in payload.items()}
-    data = (_json(payload) + "\n").encode()
-    while data:
-        data = data[os.write(1, data) :]
-    os._exit(code)
+    run_child(
+        lambda: _extract(root, subdir, do_chroot == "1", owner, display),
+        "input",
+        "tar archive",
+        (CopyError, BadLayer),
+        _HOST_ERRNOS,
+    )
 
 
 def _extract(root: str, subdir: str, do_chroot: bool, owner: str, display: str) -> dict[str, Any]:

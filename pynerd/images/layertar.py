@@ -51,16 +51,32 @@ def child_main(argv: list[str]) -> NoReturn:
     Writes one JSON line to fd 1 (the result, or ``{"error", "kind"}``) and exits.
     """
     target, whiteouts = argv
+    run_child(lambda: _extract(os.fsencode(target), whiteouts), "layer", "layer data", (BadLayer,))
+
+
+def run_child(
+    work: Callable[[], dict[str, Any]],
+    input_kind: str,
+    what: str,
+    input_errors: tuple[type[BaseException], ...],
+    host_errnos: frozenset[int] = _HOST_ERRNOS,
+) -> NoReturn:
+    """Run a chrooted child's ``work`` and report it as one JSON line on fd 1, then exit.
+
+    Exit 0 with the result; 2 for bad input (``input_errors`` and malformed data),
+    3 for an OSError (``kind`` "host" when its errno is in ``host_errnos``), 4 otherwise.
+    Shared by layer extraction and ``cp``'s extractor, whose parents read it alike.
+    """
     try:
-        payload: dict[str, Any] = _extract(os.fsencode(target), whiteouts)
+        payload: dict[str, Any] = work()
         code = 0
-    except BadLayer as e:
-        payload, code = {"error": str(e), "kind": "layer"}, 2
+    except input_errors as e:
+        payload, code = {"error": str(e), "kind": input_kind}, 2
     except OSError as e:
-        kind = "host" if e.errno in _HOST_ERRNOS else "layer"
+        kind = "host" if e.errno in host_errnos else input_kind
         payload, code = {"error": _os_message(e), "kind": kind}, 3
     except (ValueError, OverflowError, UnicodeError) as e:
-        payload, code = {"error": f"invalid layer data: {e}", "kind": "layer"}, 2
+        payload, code = {"error": f"invalid {what}: {e}", "kind": input_kind}, 2
     except Exception as e:
         payload, code = {"error": f"{type(e).__name__}: {e}", "kind": "host"}, 4
     payload = {k: (v[:_MAX_MESSAGE] if isinstance(v, str) else v) for k, v in payload.items()}
