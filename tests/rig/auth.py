@@ -21,7 +21,6 @@ import datetime
 import json
 import secrets
 import shutil
-import subprocess
 import tempfile
 import threading
 import time
@@ -35,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.rig.registry import _CONFIG_TEMPLATE, REGISTRY_BIN, Registry, RegistryError, free_port
+from tests.rig.registry import REGISTRY_BIN, Registry
 
 RIG_USER = "pynerd"
 RIG_PASSWORD = "s3cret-Passw0rd"
@@ -326,55 +325,21 @@ class AuthRegistry(Registry):
         htpasswd.write_text("".join(htpasswd_line(u, p) + "\n" for u, p in self.users.items()))
         return f"auth:\n  htpasswd:\n    realm: pynerd-rig\n    path: {htpasswd}\n"
 
-    def start(self) -> AuthRegistry:
-        if self.running:
-            return self
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"rig-registry-{self.kind}-"))
-        atexit.register(self.stop)
-        root = self.storage or (self.workdir / "storage")
-        root.mkdir(parents=True, exist_ok=True)
-        self._log = self.workdir / "registry.log"
-        auth = self._auth_yaml()
-        last_error = ""
-        for _attempt in range(3):
-            self.port = free_port()
-            config = self.workdir / "config.yml"
-            config.write_text(_CONFIG_TEMPLATE.format(root=root, port=self.port) + auth)
-            with open(self._log, "wb") as log:
-                self._proc = subprocess.Popen(
-                    [self.binary, "serve", str(config)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            if self._wait_challenge():
-                return self
-            last_error = self._log.read_text(errors="replace")[-4000:]
-            self._kill()
-            if "address already in use" not in last_error:
-                break
-        self.stop()
-        raise RegistryError(
-            f"docker-registry ({self.kind} auth) did not answer GET /v2/ within "
-            f"{self.start_timeout:.0f}s; its output:\n{last_error or '(empty)'}"
-        )
+    def _workdir_prefix(self) -> str:
+        return f"rig-registry-{self.kind}-"
 
-    def _wait_challenge(self) -> bool:
+    def _storage_root(self) -> Path:
+        return self.storage or super()._storage_root()
+
+    def _config_extra(self) -> str:
+        return self._auth_yaml()
+
+    def _is_ready(self, response: requests.Response) -> bool:
         """Ready when ``GET /v2/`` answers 401 with a challenge."""
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            assert self._proc is not None
-            if self._proc.poll() is not None:
-                return False
-            try:
-                r = self.session.get(f"{self.url}/v2/", timeout=1)
-                if r.status_code == 401 and r.headers.get("WWW-Authenticate"):
-                    return True
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.02)
-        return False
+        return response.status_code == 401 and bool(response.headers.get("WWW-Authenticate"))
+
+    def _describe(self) -> str:
+        return f"docker-registry ({self.kind} auth)"
 
     def stop(self) -> None:
         self._kill()

@@ -111,22 +111,39 @@ class Registry:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    # Hooks for variants (tests/rig/auth.py): name, storage, extra config, readiness.
+    def _workdir_prefix(self) -> str:
+        return "rig-registry-"
+
+    def _storage_root(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / "storage"
+
+    def _config_extra(self) -> str:
+        return ""
+
+    def _is_ready(self, response: requests.Response) -> bool:
+        return response.status_code == 200
+
+    def _describe(self) -> str:
+        return "docker-registry"
+
     def start(self) -> Registry:
-        """Start the registry and wait until ``GET /v2/`` answers 200."""
+        """Start the registry and wait until ``GET /v2/`` answers as :meth:`_is_ready` wants."""
         if self.running:
             return self
-        self.workdir = Path(tempfile.mkdtemp(prefix="rig-registry-"))
-        (self.workdir / "storage").mkdir()
-        self._log = self.workdir / "registry.log"
+        self.workdir = Path(tempfile.mkdtemp(prefix=self._workdir_prefix()))
         atexit.register(self.stop)
+        root = self._storage_root()
+        root.mkdir(parents=True, exist_ok=True)
+        self._log = self.workdir / "registry.log"
+        extra = self._config_extra()
         last_error = ""
         # A port picked by free_port() can be taken before the registry binds it: retry.
         for _attempt in range(3):
             self.port = free_port()
             config = self.workdir / "config.yml"
-            config.write_text(
-                _CONFIG_TEMPLATE.format(root=self.workdir / "storage", port=self.port)
-            )
+            config.write_text(_CONFIG_TEMPLATE.format(root=root, port=self.port) + extra)
             with open(self._log, "wb") as log:
                 self._proc = subprocess.Popen(
                     [self.binary, "serve", str(config)],
@@ -143,7 +160,7 @@ class Registry:
                 break
         self.stop()
         raise RegistryError(
-            f"docker-registry did not answer GET /v2/ within {self.start_timeout:.0f}s; "
+            f"{self._describe()} did not answer GET /v2/ within {self.start_timeout:.0f}s; "
             f"its output:\n{last_error or '(empty)'}"
         )
 
@@ -154,8 +171,7 @@ class Registry:
             if self._proc.poll() is not None:
                 return False
             try:
-                r = self.session.get(f"{self.url}/v2/", timeout=1)
-                if r.status_code == 200:
+                if self._is_ready(self.session.get(f"{self.url}/v2/", timeout=1)):
                     return True
             except requests.ConnectionError:
                 pass
