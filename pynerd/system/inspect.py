@@ -7,7 +7,7 @@ from typing import Any
 from pynerd.config import Config
 from pynerd.errors import InvalidArgument, NotFound, PynerdError
 
-TYPES = ("container", "image")
+TYPES = ("container", "image", "volume")
 
 
 def inspect_objects(
@@ -30,6 +30,7 @@ def inspect_objects(
 
 
 def _one(cfg: Config, name: str, type: str | None, size: bool = False) -> dict[str, Any]:
+    """Docker's lookup order without --type: container, image, (network,) volume."""
     if type in (None, "container"):
         from pynerd.containers.control import find
 
@@ -43,9 +44,17 @@ def _one(cfg: Config, name: str, type: str | None, size: bool = False) -> dict[s
         except NotFound:
             if type == "container":
                 raise
-    from pynerd.images.view import ImageCatalog
+    if type in (None, "image"):
+        from pynerd.images.view import ImageCatalog
 
-    return ImageCatalog(cfg).view(name).inspect()
+        try:
+            return ImageCatalog(cfg).view(name).inspect()
+        except NotFound:
+            if type == "image":
+                raise
+    from pynerd.volumes.store import VolumeStore
+
+    return VolumeStore(cfg.namespace_root).get(name)
 
 
 def inspect_images(cfg: Config, names: list[str]) -> tuple[list[dict[str, Any]], list[PynerdError]]:
