@@ -23,10 +23,15 @@ class GlobalOptions:
         return self._config
 
 
-def config_of(ctx: Any) -> Config:
-    """The resolved configuration for the running command."""
+def options_of(ctx: Any) -> GlobalOptions:
+    """The global flags the root command parsed (a typer/click context's root object)."""
     root = ctx.find_root()
     obj = root.obj
     if not isinstance(obj, GlobalOptions):
         obj = root.obj = GlobalOptions({})
-    return obj.config()
+    return obj
+
+
+def config_of(ctx: Any) -> Config:
+    """The resolved configuration for the running command."""
+    return options_of(ctx).config()

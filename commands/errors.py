@@ -3,31 +3,21 @@
 * library errors (:class:`pynerd.errors.PynerdError`): ``Error: <message>``, their exit code;
 * usage errors (bad flag, unknown command, bad value): one line, exit 125 (click says 2);
 * anything unexpected: one line, exit 125; the traceback only with ``--debug``.
+
+Both ways of running a command end here: :func:`run` (the typer command tree) and
+:func:`run_call` (the fast path of ``run``, which never imports typer). This module
+imports no typer either: click's exceptions are recognised by their class names.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
-import typer
-
 USAGE_EXIT = 125
-
-# Typer vendors click; its exception classes are reached through the public
-# BadParameter's ancestry rather than a private module path.
-_BASES = {c.__name__: c for c in typer.BadParameter.__mro__}
-ClickException: type[Exception] = _BASES["ClickException"]
-UsageError: type[Exception] = _BASES["UsageError"]
-
-
-class UnknownCommand(UsageError):  # type: ignore[misc,valid-type]
-    exit_code = USAGE_EXIT
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"'{name}' is not a pynerd command. See 'pynerd --help'")
-        self.name = name
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -54,13 +44,51 @@ def _usage_message(e: Any) -> str:
     return message
 
 
-def run(app: typer.Typer, argv: list[str]) -> int:
-    """Run the command tree on ``argv`` and return the process exit code."""
-    from pynerd.errors import PynerdError
+def _is_click(e: BaseException, kind: str) -> bool:
+    """Is ``e`` one of click's (typer vendors it) ``kind`` exceptions, e.g. ClickException?"""
+    return any(c.__name__ == kind and c.__module__.startswith("typer.") for c in type(e).__mro__)
+
+
+def run(app: Any, argv: list[str]) -> int:
+    """Run the typer command tree on ``argv`` and return the process exit code."""
+    import typer
 
     command = typer.main.get_command(app)
+    return _guarded(
+        lambda: command.main(args=argv, prog_name="pynerd", standalone_mode=False), argv
+    )
+
+
+def run_call(call: Callable[[], int], argv: list[str]) -> int:
+    """Run a command the fast path parsed (``call`` returns the exit code), failing alike.
+
+    What click's ``Command.main`` does around a command is done here too, so the
+    two paths cannot differ: ^C exits 130 quietly, EOF aborts, EPIPE exits 1.
+    """
+
+    def invoke() -> int:
+        try:
+            return call()
+        except EOFError:
+            sys.stderr.write("\n")
+            _error("aborted")
+            return 130
+        except KeyboardInterrupt:
+            return 130
+        except OSError as e:
+            if e.errno != errno.EPIPE:  # click exits 1 with its streams pacified
+                raise
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+
+    return _guarded(invoke, argv)
+
+
+def _guarded(invoke: Callable[[], Any], argv: list[str]) -> int:
+    from pynerd.errors import PynerdError
+
     try:
-        rv = command.main(args=argv, prog_name="pynerd", standalone_mode=False)
+        rv = invoke()
         return rv if isinstance(rv, int) else 0
     except PynerdError as e:
         if _debug_requested(argv):
@@ -69,12 +97,6 @@ def run(app: typer.Typer, argv: list[str]) -> int:
             traceback.print_exc()
         _error(e.message)
         return e.exit_code
-    except ClickException as e:  # click's usage and parameter errors
-        _error(_usage_message(e))
-        return USAGE_EXIT
-    except typer.Abort:
-        _error("aborted")
-        return 130
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -83,6 +105,12 @@ def run(app: typer.Typer, argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as e:
+        if _is_click(e, "ClickException"):  # click's usage and parameter errors
+            _error(_usage_message(e))
+            return USAGE_EXIT
+        if _is_click(e, "Abort"):
+            _error("aborted")
+            return 130
         if _debug_requested(argv):
             import traceback
 

@@ -1,19 +1,20 @@
-"""Entry point: the root command, global options and lazy loading of subcommands.
+"""Entry point: the table of commands, the root help and ``main()``.
 
 Subcommand modules are imported only when their command runs (or when its own
 help is asked for), so ``pynerd ps`` never pays for the modules of ``pull`` or
 ``run``. The table below is therefore the single list of commands, with their
 one-line help, so ``pynerd --help`` can be printed without importing any.
+
+This module imports no typer: ``main()`` first offers argv to the fast path of
+``run``/``create`` (:mod:`pynerd_cli.fastrun`, a hand-written parser of the same
+flags), and only when that declines does it import the typer command tree
+(:mod:`pynerd_cli.tree`: the root command, its global options, lazy loading).
 """
 
 from __future__ import annotations
 
 import sys
 from typing import Any
-
-import typer
-from pynerd_cli.context import GlobalOptions
-from typer.core import TyperGroup
 
 # name -> (module, attribute, section, short help). Sections follow Docker's --help.
 COMMON = "Common Commands"
@@ -32,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "info": ("info", "info", COMMON, "Display system-wide information"),
     "container": ("container", "app", MANAGEMENT, "Manage containers"),
     "image": ("image", "app", MANAGEMENT, "Manage images"),
+    "network": ("network", "app", MANAGEMENT, "Manage networks"),
     "system": ("system", "app", MANAGEMENT, "Manage pynerd"),
     "volume": ("volume", "app", MANAGEMENT, "Manage volumes"),
     "attach": (
@@ -104,46 +106,6 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
 SECTIONS = (COMMON, MANAGEMENT, OTHER)
 
 
-def load_command(name: str) -> Any:
-    """Import the module behind ``name`` and return its click command."""
-    import importlib
-
-    module_name, attr, _, _ = COMMANDS[name]
-    module = importlib.import_module(f"pynerd_cli.{module_name}")
-    obj = getattr(module, attr)
-    if isinstance(obj, typer.Typer):
-        return typer.main.get_command(obj)
-    from pynerd_cli.compat import DockerCommand
-
-    single = typer.Typer(rich_markup_mode=None, add_completion=False)
-    context = getattr(module, "COMMAND_CONTEXT", CONTEXT)
-    single.command(name, help=COMMANDS[name][3], context_settings=context, cls=DockerCommand)(obj)
-    return typer.main.get_command(single)
-
-
-class LazyGroup(TyperGroup):
-    """A group whose subcommands are imported on first use."""
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return list(COMMANDS)
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in COMMANDS:
-            return None
-        return load_command(cmd_name)
-
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        name = args[0]
-        if name not in COMMANDS:
-            from pynerd_cli.errors import UnknownCommand
-
-            raise UnknownCommand(name)
-        return name, self.get_command(ctx, name), args[1:]
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        formatter.write(root_help())
-
-
 def root_help() -> str:
     lines = [
         "",
@@ -183,60 +145,27 @@ GLOBAL_OPTION_HELP = (
 
 CONTEXT = {"help_option_names": ["--help"], "max_content_width": 100}
 
-app = typer.Typer(
-    cls=LazyGroup,
-    rich_markup_mode=None,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings=CONTEXT,
-    no_args_is_help=True,
-)
 
+def run_argv(argv: list[str]) -> int:
+    """Run one command line (without the program name); returns the exit code."""
+    if "run" in argv or "create" in argv:
+        from pynerd_cli import fastrun
 
-def _print_version(value: bool) -> None:
-    if value:
-        from pynerd import __version__
+        call = fastrun.plan(argv)
+        if call is not None:
+            from pynerd_cli.errors import run_call
 
-        sys.stdout.write(f"pynerd version {__version__}\n")
-        raise typer.Exit(0)
+            return run_call(call, argv)
+    from pynerd_cli.errors import run
+    from pynerd_cli.tree import app
 
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    data_root: str | None = typer.Option(None, "--data-root", metavar="PATH"),
-    run_root: str | None = typer.Option(None, "--run-root", metavar="PATH"),
-    namespace: str | None = typer.Option(None, "-n", "--namespace"),
-    snapshotter: str | None = typer.Option(None, "--snapshotter"),
-    cni_path: str | None = typer.Option(None, "--cni-path"),
-    cni_netconfpath: str | None = typer.Option(None, "--cni-netconfpath"),
-    insecure_registry: list[str] | None = typer.Option(None, "--insecure-registry"),
-    hosts_dir: list[str] | None = typer.Option(None, "--hosts-dir"),
-    debug: bool = typer.Option(False, "-D", "--debug"),
-    version: bool = typer.Option(False, "-v", "--version", callback=_print_version, is_eager=True),
-) -> None:
-    """A daemonless, Docker-compatible container CLI."""
-    ctx.obj = GlobalOptions(
-        flags={
-            "data_root": data_root,
-            "run_root": run_root,
-            "namespace": namespace,
-            "snapshotter": snapshotter,
-            "cni_path": cni_path,
-            "cni_netconfpath": cni_netconfpath,
-            "insecure_registries": insecure_registry or None,
-            "hosts_dir": hosts_dir or None,
-            "debug": True if debug else None,
-        }
-    )
+    return run(app, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     import os
 
-    from pynerd_cli.errors import run
-
-    code = run(app, sys.argv[1:] if argv is None else argv)
+    code = run_argv(sys.argv[1:] if argv is None else argv)
     # Every file pynerd writes is closed (and fsync'ed) by now; skipping the
     # interpreter's finalization (module teardown, GC) saves ~20 ms per command.
     try:
@@ -245,3 +174,12 @@ def main(argv: list[str] | None = None) -> None:
     except (BrokenPipeError, OSError):
         code = code or 141
     os._exit(code)
+
+
+def __getattr__(name: str) -> Any:
+    """``app``, ``root``, ``LazyGroup``, ``load_command``: the typer tree, imported on use."""
+    if name in ("app", "root", "LazyGroup", "load_command"):
+        from pynerd_cli import tree
+
+        return getattr(tree, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,5 +17,8 @@ def test_run_rm_of_a_local_image_imports_nothing_heavy(cli: Cli, busybox_image, 
                            tmp_path)
     assert "pynerd.containers.monitor" in loaded  # it really ran a container
     assert sorted(m for m in loaded if m in HEAVY or m.split(".")[0] in HEAVY) == []
+    # the fast path of run (pynerd_cli.fastrun) parsed it: no typer, no click
+    assert "pynerd_cli.fastrun" in loaded
+    assert sorted(m for m in loaded if m.split(".")[0] in ("typer", "click")) == []
     assert not any(m.startswith("pynerd.registry.client") for m in loaded)
     assert cli("ps", "-aq").out == ""

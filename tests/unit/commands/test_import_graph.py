@@ -72,4 +72,29 @@ def test_root_help_imports_no_subcommand_module(tmp_path: Path) -> None:
         "pynerd_cli.context",
         "pynerd_cli.errors",
         "pynerd_cli.main",
+        "pynerd_cli.tree",
     ]
+
+
+def typer_modules(loaded: set[str]) -> list[str]:
+    return sorted(m for m in loaded if m.split(".")[0] in ("typer", "click"))
+
+
+def test_run_on_the_fast_path_imports_no_typer_even_when_it_fails(tmp_path: Path) -> None:
+    """``run`` parsed by pynerd_cli.fastrun; the error (no such image) needs no typer either."""
+    argv = [*_roots(tmp_path), "run", "--rm", "--pull", "never", "nosuch", "true"]
+    loaded = modules_after(argv, tmp_path)
+    assert "pynerd_cli.fastrun" in loaded
+    assert "pynerd.containers.create" in loaded  # it really got to the library
+    assert typer_modules(loaded) == []
+    assert not any(m.startswith("pynerd_cli.") and m.endswith((".run", ".tree")) for m in loaded)
+
+
+DECLINED_RUN = ["run", "--rm=true", "--pull", "never", "x"]  # --flag=value: typer's path
+
+
+@pytest.mark.parametrize("command", [["ps"], ["run", "--help"], DECLINED_RUN])
+def test_typer_runs_other_commands_and_declined_lines(command: list[str], tmp_path: Path) -> None:
+    loaded = modules_after(_roots(tmp_path) + command, tmp_path)
+    assert typer_modules(loaded) != []
+    assert ("pynerd_cli.fastrun" in loaded) == ("run" in command)
