@@ -148,6 +148,10 @@ CONTEXT = {"help_option_names": ["--help"], "max_content_width": 100}
 
 def run_argv(argv: list[str]) -> int:
     """Run one command line (without the program name); returns the exit code."""
+    if argv[:1] == ["__complete"]:  # live names for the shell completions: no typer
+        from pynerd_cli.complete import main as complete
+
+        return complete(argv[1:])
     if "run" in argv or "create" in argv:
         from pynerd_cli import fastrun
 
