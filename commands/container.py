@@ -63,6 +63,19 @@ for _name, _fn, _help in (
     ),
 ):
     app.command(_name, help=_help, context_settings=CONTEXT, cls=DockerCommand)(_fn)
+# Like run/create, these pass everything after the container on to the process.
+app.command(
+    "exec",
+    help="Execute a command in a running container",
+    context_settings=execlogs.COMMAND_CONTEXT,
+    cls=DockerCommand,
+)(execlogs.exec)
+app.command(
+    "top",
+    help="Display the running processes of a container",
+    context_settings=procs.COMMAND_CONTEXT,
+    cls=DockerCommand,
+)(procs.top)
 app.command(
     "create", help="Create a new container", context_settings=COMMAND_CONTEXT, cls=DockerCommand
 )(create)

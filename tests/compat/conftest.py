@@ -27,6 +27,8 @@ def docker(tmp_path: Path) -> Iterator[object]:
             str(tmp_path / "data"),
             "--run-root",
             str(tmp_path / "run"),
+            "--cni-netconfpath",  # the test's own networks, removed after it (tests/conftest.py)
+            str(tmp_path / "net.d"),
         ]
     )
     yield client

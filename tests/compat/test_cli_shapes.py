@@ -69,3 +69,13 @@ def test_inspect_finds_volumes_like_docker(cli: Cli) -> None:
     r = cli("inspect", "vol1", "nosuch")
     assert r.err == "Error: No such object: nosuch\n"
     assert json.loads(r.out)[0]["Name"] == "vol1"
+
+
+def test_container_group_has_exec_and_top(cli: Cli, busybox_image: BuiltImage) -> None:
+    """Regression: `docker container exec` and `docker container top` exist in Docker."""
+    cid = cli.proc("run", "-d", busybox_image.ref, "sleep", "30").out.strip()
+    r = cli.proc("container", "exec", cid, "echo", "hi")
+    assert (r.code, r.out) == (0, "hi\n"), r.err
+    r = cli.proc("container", "top", cid)
+    assert r.code == 0 and "sleep 30" in r.out, r.err
+    assert cli("rm", "-f", cid).code == 0
