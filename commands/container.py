@@ -67,13 +67,13 @@ for _name, _fn, _help in (
 app.command(
     "exec",
     help="Execute a command in a running container",
-    context_settings=execlogs.COMMAND_CONTEXT,
+    context_settings=execlogs.EXEC_CONTEXT,
     cls=DockerCommand,
 )(execlogs.exec)
 app.command(
     "top",
     help="Display the running processes of a container",
-    context_settings=procs.COMMAND_CONTEXT,
+    context_settings=procs.TOP_CONTEXT,
     cls=DockerCommand,
 )(procs.top)
 app.command(

@@ -8,7 +8,10 @@ import sys
 import typer
 from pynerd_cli.context import config_of
 
-COMMAND_CONTEXT = {"help_option_names": ["--help"], "allow_interspersed_args": False}
+# exec: everything after the container is the command's, flags included. logs keeps the
+# default context, so `logs web --tail 1` parses as in Docker.
+EXEC_CONTEXT = {"help_option_names": ["--help"], "allow_interspersed_args": False}
+COMMAND_CONTEXTS = {"exec": EXEC_CONTEXT}
 
 
 def exec(

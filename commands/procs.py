@@ -7,11 +7,14 @@ import typer
 from pynerd_cli.context import config_of
 from pynerd_cli.output import write
 
-COMMAND_CONTEXT = {
+# top: everything after the container is ps's options. stats, attach and port keep the
+# default context, so their flags may follow the container and unknown flags are errors.
+TOP_CONTEXT = {
     "help_option_names": ["--help"],
     "allow_interspersed_args": False,
     "ignore_unknown_options": True,
 }
+COMMAND_CONTEXTS = {"top": TOP_CONTEXT}
 
 
 def top(

@@ -43,7 +43,11 @@ def load_command(name: str) -> Any:
     from pynerd_cli.compat import DockerCommand
 
     single = typer.Typer(rich_markup_mode=None, add_completion=False)
-    context = getattr(module, "COMMAND_CONTEXT", CONTEXT)
+    # COMMAND_CONTEXTS names the commands of a module that need their own settings
+    # (exec, top: what follows the container is the process's, flags included).
+    context = getattr(module, "COMMAND_CONTEXTS", {}).get(
+        name, getattr(module, "COMMAND_CONTEXT", CONTEXT)
+    )
     single.command(name, help=COMMANDS[name][3], context_settings=context, cls=DockerCommand)(obj)
     return typer.main.get_command(single)
 
