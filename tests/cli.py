@@ -31,7 +31,20 @@ class Cli:
         self.run_root = run_root
 
     def argv(self, *args: str) -> list[str]:
-        return ["--data-root", str(self.data_root), "--run-root", str(self.run_root), *args]
+        return [
+            "--data-root",
+            str(self.data_root),
+            "--run-root",
+            str(self.run_root),
+            "--cni-netconfpath",
+            str(self.netconf),
+            *args,
+        ]
+
+    @property
+    def netconf(self) -> Path:
+        """This test's CNI config directory (its networks; removed after the test)."""
+        return self.data_root.parent / "net.d"
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """In-process: the same code path as the console script, minus interpreter start."""

@@ -67,6 +67,11 @@ def refresh(cfg: Config, record: Record) -> Record:
     if monitor_alive(run_dir):
         return record  # the monitor is about to record the exit
     fixed = reconcile(str(cfg.namespace_root), run_dir, runc_for(cfg), record["Id"])
+    if fixed is not None and fixed["State"]["Status"] not in RUNNING:
+        from pynerd.containers.network import down, uses_cni
+
+        if uses_cni(fixed):  # found dead: nobody else will release its network
+            down(cfg, fixed["Id"], (fixed.get("Pynerd") or {}).get("NetGeneration"))
     return fixed if fixed is not None else record
 
 
@@ -208,3 +213,7 @@ def rename(cfg: Config, ref: str, new_name: str) -> None:
 
     state.update(cfg.namespace_root, record["Id"], fn)
     store.names.delete(old)
+    if (record.get("Pynerd") or {}).get("Sandbox"):
+        from pynerd.network.sandbox import rename as rename_endpoint
+
+        rename_endpoint(cfg, record["Id"], new)  # peers resolve the new name

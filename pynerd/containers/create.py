@@ -96,28 +96,6 @@ def _labels(opts: CreateOptions, image_labels: dict[str, str] | None) -> dict[st
     return labels
 
 
-def _netns(cfg: Config, opts: CreateOptions) -> tuple[str | None, str]:
-    """(netns for the spec, NetworkMode). Bridge networks arrive with the networking work."""
-    modes = opts.network or ("none",)
-    if len(modes) > 1:
-        raise InvalidArgument("only one network mode is supported until user networks exist")
-    mode = modes[0]
-    if mode == "none":
-        return None, "none"
-    if mode == "host":
-        return "host", "host"
-    if mode.startswith("container:"):
-        other = ContainerStore(cfg.namespace_root).find(mode.split(":", 1)[1])
-        pid = other.get("State", {}).get("Pid", 0)
-        if not other.get("State", {}).get("Running") or not pid:
-            raise Conflict(f"cannot join network of a non running container: {other['Id']}")
-        return f"/proc/{pid}/ns/net", f"container:{other['Id']}"
-    if mode in ("bridge", "default"):
-        # Until the bridge network lands, the default is "none" (docs/networking.md).
-        return None, "none"
-    raise NotFound(f"network {mode} not found")
-
-
 def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) -> str:
     """Create a container; returns its 64-hex ID."""
     from pynerd.containers import spec as specmod
@@ -127,9 +105,19 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
 
     image = _image(cfg, opts, progress)
     image_cfg: dict[str, Any] = dict(image.config.get("config") or {})
-    netns, network_mode = _netns(cfg, opts)
-    store = ContainerStore(cfg.namespace_root)
     cid = new_id()
+    exposed = [*(image_cfg.get("ExposedPorts") or {}), *opts.expose]
+    net: dict[str, Any]
+    if opts.network == ("none",) and not (opts.publish or opts.publish_all):
+        net = {"netns": None, "mode": "none", "networks": [], "ports": [], "bindings": {},
+               "settings": {}}  # fmt: skip
+    else:
+        from pynerd.containers.network import plan
+
+        net = plan(cfg, opts, cid, exposed)
+    netns: str | None = net["netns"]
+    network_mode: str = net["mode"]
+    store = ContainerStore(cfg.namespace_root)
     name = _reserve_name(store, opts.name, cid)
     p = paths(cfg, cid)
     snap = get_snapshotter(cfg.snapshotter, cfg.data_root / "snapshots" / cfg.snapshotter)
@@ -198,7 +186,7 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
             p,
             process,
             inspect_mounts,
-            network_mode,
+            net,
         )
         store.records.create(cid, record)
     except BaseException:
@@ -252,7 +240,7 @@ def _record(
     p: ContainerPaths,
     process: dict[str, Any],
     mounts: list[dict[str, Any]],
-    network_mode: str,
+    net: dict[str, Any],
 ) -> dict[str, Any]:
     """The container record, in the shape of Docker's ``inspect`` output."""
     from pynerd.containers.spec import stop_signal
@@ -300,8 +288,9 @@ def _record(
         raise InvalidArgument(f"invalid restart policy format: {opts.restart}")
     host_config = {
         "Binds": [f"{m['Source']}:{m['Destination']}" for m in mounts if m["Type"] == "bind"],
-        "NetworkMode": network_mode,
-        "PortBindings": {},
+        "NetworkMode": net["mode"],
+        "PortBindings": net["bindings"],
+        "PublishAllPorts": opts.publish_all,
         "RestartPolicy": {
             "Name": restart_name,
             "MaximumRetryCount": int(restart_max) if restart_max else 0,
@@ -358,9 +347,12 @@ def _record(
             "HairpinMode": False,
             "Ports": {},
             "SandboxKey": "",
-            "Networks": {},
+            "Networks": net["settings"],
         },
         "Pynerd": {
+            "Sandbox": bool(net["networks"]),
+            "Networks": net["networks"],
+            "Ports": net["ports"],
             "Snapshotter": cfg.snapshotter,
             "SnapshotKey": cid,
             "ImageName": image.record["Name"],

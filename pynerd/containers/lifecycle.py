@@ -97,11 +97,27 @@ def monitor_config(cfg: Config, record: Record) -> dict[str, Any]:
         "on_exit_remove": cleanup_argv(cfg, cid),
         "attach_first": False,
         "console_size": _console_size() if c.get("Tty") else [24, 80],
+        "network": _network_release(cfg, record),
     }
 
 
-def _prepare_start(cfg: Config, record: Record) -> None:
-    """Make a created or exited container startable again."""
+def _network_release(cfg: Config, record: Record) -> dict[str, Any] | None:
+    """What the monitor needs to release the sandbox after the last exit (CNI modes)."""
+    generation = (record.get("Pynerd") or {}).get("NetGeneration")
+    if not generation:
+        return None
+    return {
+        "data_root": str(cfg.data_root),
+        "run_root": str(cfg.run_root),
+        "namespace": cfg.namespace,
+        "cni_path": list(cfg.cni_path),
+        "cni_netconfpath": str(cfg.cni_netconfpath),
+        "generation": generation,
+    }
+
+
+def _prepare_start(cfg: Config, record: Record) -> Record:
+    """Make a created or exited container startable again; the record, networked."""
     from pynerd.containers.runtime import runc_for
     from pynerd.snapshots import get_snapshotter
     from pynerd.snapshots.mount import is_mounted, mount_all
@@ -113,6 +129,9 @@ def _prepare_start(cfg: Config, record: Record) -> None:
         snap = get_snapshotter(cfg.snapshotter, cfg.data_root / "snapshots" / cfg.snapshotter)
         mount_all(snap.mounts(cid), p.rootfs)
     state.set_private(cfg.namespace_root, cid, StopRequested=False)
+    from pynerd.containers.network import up
+
+    return up(cfg, record)
 
 
 def start(cfg: Config, record: Record) -> Record:
@@ -122,8 +141,12 @@ def start(cfg: Config, record: Record) -> Record:
     record = refresh(cfg, record)
     if record["State"]["Status"] in RUNNING:
         return record
-    _prepare_start(cfg, record)
-    start_detached(monitor_config(cfg, record))  # type: ignore[arg-type]
+    record = _prepare_start(cfg, record)
+    try:
+        start_detached(monitor_config(cfg, record))  # type: ignore[arg-type]
+    except BaseException:
+        _network_down(cfg, record)
+        raise
     return record
 
 
@@ -135,19 +158,36 @@ def start_attached(cfg: Config, record: Record, stdin: bool) -> int:
     """``start -a [-i]``: run attached to the caller's stdio; returns the exit code."""
     from pynerd.containers.monitor import run_foreground
 
-    _prepare_start(cfg, record)
+    record = _prepare_start(cfg, record)
     c = record["Config"]
-    return run_foreground(
-        monitor_config(cfg, record),  # type: ignore[arg-type]
-        0 if stdin else None,
-        1,
-        2,
-        tty=bool(c.get("Tty")),
-    )
+    try:
+        code = run_foreground(
+            monitor_config(cfg, record),  # type: ignore[arg-type]
+            0 if stdin else None,
+            1,
+            2,
+            tty=bool(c.get("Tty")),
+        )
+    except BaseException:
+        _network_down(cfg, record)
+        raise
+    from pynerd.containers.monitor import DETACHED
+
+    if code != DETACHED:
+        _network_down(cfg, record)
+    return code
+
+
+def _network_down(cfg: Config, record: Record) -> None:
+    from pynerd.containers.network import down, uses_cni
+
+    if uses_cni(record):
+        down(cfg, record["Id"], (record.get("Pynerd") or {}).get("NetGeneration"))
 
 
 def run(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) -> RunResult:
     """``run``: create, start, and (without -d) stream and wait; returns the exit code."""
+    from pynerd.containers import network
     from pynerd.containers.create import create
     from pynerd.containers.monitor import DETACHED, run_foreground, start_detached
     from pynerd.containers.remove import destroy
@@ -157,10 +197,16 @@ def run(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) ->
     store = ContainerStore(cfg.namespace_root)
     record = store.records.get(cid)
     assert record is not None
-    config = monitor_config(cfg, record)
     try:
+        if network.uses_cni(record):
+            record = network.up(cfg, record)
+        config = monitor_config(cfg, record)
         if opts.detach:
-            start_detached(config)  # type: ignore[arg-type]
+            try:
+                start_detached(config)  # type: ignore[arg-type]
+            except BaseException:
+                _network_down(cfg, record)
+                raise
             return RunResult(cid, 0)
 
         def remove() -> None:
@@ -178,12 +224,16 @@ def run(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) ->
             detach_keys=opts.detach_keys,
             remove=remove if opts.rm else None,
         )
+        if code != DETACHED and not opts.rm:
+            _network_down(cfg, record)
         return RunResult(cid, 0 if code == DETACHED else code)
     except PynerdError:
         if opts.rm:
             gone = store.records.get(cid)
             if gone is not None:
                 destroy(cfg, gone, True)
+        else:
+            _network_down(cfg, record)
         raise
 
 

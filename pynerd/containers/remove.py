@@ -37,6 +37,12 @@ def destroy(cfg: Config, record: dict[str, Any], remove_volumes: bool) -> None:
     runc = runc_for(cfg)
     if runc.root is None or (runc.root / cid).exists():  # the monitor usually deleted it
         runc.delete(cid, force=True)
+    if (record.get("Pynerd") or {}).get("Sandbox"):
+        from pynerd.network.sandbox import forget
+        from pynerd.network.sandbox import release as release_network
+
+        release_network(cfg, cid)  # before the files: it rewrites peers' hosts files
+        forget(cfg, cid)
     discard_files(cfg, cid)
     # Docker removes anonymous volumes with --rm and rm -v; named volumes never.
     release(

@@ -27,8 +27,10 @@ def bb(cli: Cli, busybox_image) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_network_modes(cli: Cli, bb: str) -> None:
-    r = cli.proc("run", "--rm", bb, "sh", "-c", "ls /sys/class/net")
+    r = cli.proc("run", "--rm", "--net", "none", bb, "sh", "-c", "ls /sys/class/net")
     assert r.out.split() == ["lo"]  # none: loopback only
+    r = cli.proc("run", "--rm", bb, "sh", "-c", "ls /sys/class/net")
+    assert r.out.split() == ["eth0", "lo"]  # the default bridge network
     r = cli.proc("run", "--rm", "--net", "host", bb, "ls", "/sys/class/net")
     assert set(r.out.split()) == set(os.listdir("/sys/class/net"))
     cli("run", "-d", "--name", "netowner", bb, "sleep", "60")
