@@ -9,9 +9,10 @@ fresh interpreter (never a ``fork`` of the CLI: the CLI may hold threads and loc
 a fresh ``-S -E`` interpreter is smaller). Its first stage imports ctypes only to set
 ``PR_SET_CHILD_SUBREAPER``, forks (so the monitor is nobody's child and the CLI need
 not reap it) and ``execv``s the second stage: the subreaper flag survives ``execve``
-while ctypes (~0.7 MB) does not. The monitor then runs ``runc create`` and ``runc
-start``; runc's ``create`` exits and the container's init is reparented to the
-monitor, which therefore gets its real exit status from ``waitpid``. It reports
+while ctypes (~0.7 MB) does not. The monitor then runs ``runc run -d`` (``runc
+create`` and, once the pty's size is set or the first attach client is there, ``runc
+start`` with -t or ``attach_first``); runc exits and the container's init is reparented
+to the monitor, which therefore gets its real exit status from ``waitpid``. It reports
 ``{"ok": true, "pid": …}`` (or runc's error) on a pipe, so ``run -d`` returns only
 once the container runs, or fails with 125/126/127.
 
@@ -885,7 +886,11 @@ class Monitor:
             os.close(null)
 
     def start_container(self, first: bool = False) -> None:
-        """runc create (+ start unless waiting for the first attach client)."""
+        """Start the container: ``runc run -d``, one runc process; with a tty, or when
+        the first attach client must be waited for, ``runc create`` now and ``runc start``
+        later (a tty's size is set between the two, before the command starts)."""
+        wait_attach = first and self.cfg.get("attach_first") and not self.foreground
+        at_once = not self.tty and not wait_attach
         if os.path.exists(os.path.join(self.cfg.get("runc_root") or "/run/runc", self.id)):
             self.runc_quiet("delete", self.id)  # a stopped leftover (e.g. a killed monitor)
         _unlink(self.pid_file)
@@ -909,7 +914,8 @@ class Monitor:
                 child_fds += [out_w, err_w]
                 self.outputs = {out_r: "stdout", err_r: "stderr"}
                 stdio = (stdin, out_w, err_w)
-            args = ["create", "--bundle", self.cfg["bundle"], "--pid-file", self.pid_file]
+            verb = ["run", "--detach"] if at_once else ["create"]
+            args = [*verb, "--bundle", self.cfg["bundle"], "--pid-file", self.pid_file]
             if console is not None:
                 args += ["--console-socket", f"/proc/self/fd/{self.dirfd}/console.sock"]
             offset = _file_size(self.runc_log)
@@ -949,15 +955,17 @@ class Monitor:
             if fd != self.master:
                 os.set_blocking(fd, False)
             self.watch(fd, _POLLIN, self.on_output)
-        if first and self.cfg.get("attach_first") and not self.foreground:
+        if at_once:
+            self.process_started()
+        elif wait_attach:
             self.waiting_attach = True
             self.report({"ok": True, "created": True, "pid": self.init_pid})
             self.at("attach-wait", ATTACH_WAIT, self.start_process)
-            return
-        self.start_process()
+        else:
+            self.start_process()
 
     def start_process(self) -> None:
-        """``runc start``: the container's command begins; record and report it."""
+        """``runc start`` of a created container: its command begins."""
         self.waiting_attach = False
         self.cancel("attach-wait")
         offset = _file_size(self.runc_log)
@@ -974,6 +982,10 @@ class Monitor:
                 code, error=text, record=None if self.restarts else ms.failed_fn(code, text)
             )
             return
+        self.process_started()
+
+    def process_started(self) -> None:
+        """The container's command runs: record and report it, schedule health probes."""
         self.started = time.monotonic()
         self.exit_status = None
         self.record(ms.running_fn(self.init_pid, health=self.health is not None))
@@ -984,6 +996,10 @@ class Monitor:
 
     def fail(self, action: str, log_text: str) -> None:
         message = runc_log_error(log_text) or f"runc {action} failed"
+        # `runc run -d` fails where `runc create` would, with the same text but this
+        # prefix; Docker's message (containerd creates, then starts) names create.
+        if message.startswith("runc run failed: "):
+            message = "runc create failed: " + message[len("runc run failed: ") :]
         code, text = failure(message, action)
         self.close_run()
         raise StartFailure(code, text, action, message)
