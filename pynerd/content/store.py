@@ -17,12 +17,11 @@ committed and skips the download.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pynerd.errors import InvalidArgument, NotFound, Unavailable
 from pynerd.state.atomic import fsync_dir
@@ -40,8 +39,16 @@ def split_digest(digest: str) -> str:
     return hexpart
 
 
+def _sha256(data: bytes = b"") -> Any:
+    """hashlib's sha256, imported on first use: reading blobs (``run`` of a local image)
+    never hashes, and OpenSSL's start-up costs ~2 ms."""
+    import hashlib
+
+    return hashlib.sha256(data)
+
+
 def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + _sha256(data).hexdigest()
 
 
 class IngestWriter:
@@ -54,7 +61,7 @@ class IngestWriter:
         self.dir = store.ingest_dir(digest)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "data"
-        self._hash = hashlib.sha256()
+        self._hash = _sha256()
         self._file = open(self.path, "ab")  # noqa: SIM115 - closed by commit/close
         self.offset = self._file.tell()
         if self.offset:
@@ -75,7 +82,7 @@ class IngestWriter:
         """Start over (the server ignored our Range request and sent the whole blob)."""
         self._file.seek(0)
         self._file.truncate()
-        self._hash = hashlib.sha256()
+        self._hash = _sha256()
         self.offset = 0
 
     def write(self, data: bytes) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -103,6 +102,8 @@ def chain_ids(diff_ids: list[str]) -> list[str]:
         if not out:
             out.append(d)
         else:
+            import hashlib  # here: OpenSSL's start-up is not paid for one-layer images
+
             out.append("sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
     return out
 

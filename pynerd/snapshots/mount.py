@@ -12,7 +12,6 @@ is then its own, and no other thread of the process (or its chdir) is affected.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -224,6 +223,8 @@ def _mount(
 
 def _in_own_cwd(directory: str, fn: Callable[[], int]) -> int:
     """Run ``fn`` in a new thread whose cwd is ``directory`` and nobody else's."""
+    import threading
+
     result: list[int] = []
     failure: list[BaseException] = []
 

@@ -15,26 +15,22 @@ mount path (the "copy-up"), owners, modes and xattrs included.
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import posixpath
 import re
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynerd.containers.options import MountRequest, ResolvedMount
 from pynerd.errors import Conflict, InvalidArgument, NotFound, PynerdError, Unavailable
-from pynerd.volumes.store import (
-    VolumeStore,
-    check_driver,
-    go_bool,
-    go_quote,
-    is_anonymous,
-    validate_name,
-    validate_options,
-)
+
+if TYPE_CHECKING:
+    from pynerd.volumes.store import VolumeStore
+
+# The volume store (and csv, for --mount) is imported by the functions that use it:
+# `rm` and `run --rm` of a container without volumes only need release() to return.
 
 Record = dict[str, Any]
 
@@ -157,6 +153,8 @@ def _size_text(size: int) -> str:
 
 def parse_volume_flag(text: str) -> MountRequest:
     """``-v [SOURCE:]TARGET[:MODE]``: a bind if SOURCE is absolute, else a volume."""
+    from pynerd.volumes.store import validate_name
+
     spec_error = InvalidArgument(f"invalid volume specification: '{text}'")
     arr = text.split(":", 3)
     if arr[0] and len(arr) >= 2:
@@ -214,6 +212,9 @@ def parse_volume_flag(text: str) -> MountRequest:
 
 def parse_mount_flag(text: str) -> MountRequest:
     """``--mount type=bind|volume|tmpfs,source=…,target=…,…`` (CSV, like Docker's CLI)."""
+    import csv
+
+    from pynerd.volumes.store import check_driver, go_bool, validate_name, validate_options
 
     def flag_error(message: str) -> InvalidArgument:
         return InvalidArgument(f'invalid argument "{text}" for "--mount" flag: {message}')
@@ -362,6 +363,8 @@ def _kv(items: Iterable[str]) -> dict[str, str]:
 
 def parse_tmpfs_flag(text: str) -> MountRequest:
     """``--tmpfs /run[:OPTIONS]``, OPTIONS as mount(8) takes them (``rw,size=64m,mode=1777``)."""
+    from pynerd.volumes.store import go_quote
+
     target, sep, data = text.partition(":")
     problem = _target_error(target)
     if problem:
@@ -418,6 +421,8 @@ def tmpfs_options(req: MountRequest) -> tuple[str, ...]:
 
 def merge_tmpfs_options(options: Sequence[str]) -> tuple[str, ...]:
     """Docker's ``MergeTmpfsOptions``: one option per kernel flag and per data key."""
+    from pynerd.volumes.store import go_quote
+
     flags: set[int] = set()
     data: set[str] = set()
     out: list[str] = []
@@ -475,6 +480,8 @@ def resolve(
     an empty volume's initial content is copied from. Mounts come back parents first.
     Anonymous volumes created here are removed again if resolving fails.
     """
+    from pynerd.volumes.store import VolumeStore
+
     store = VolumeStore(namespace_root)
     seen: set[str] = set()
     for req in requests:
@@ -515,6 +522,8 @@ def _bind_options(rw: bool, propagation: str, recursive: bool = True) -> tuple[s
 
 def _borrowed(store: VolumeStore, record: Record, mode: str) -> list[ResolvedMount]:
     """The other container's volumes and binds (not tmpfs), read-only if it says ``:ro``."""
+    from pynerd.volumes.store import is_anonymous
+
     writable = not _readonly(mode)
     out = []
     for m in record.get("Mounts") or []:
@@ -780,14 +789,15 @@ def release(namespace_root: Path, record: Mapping[str, Any], remove_anonymous: b
     """A container is going away: with ``remove_anonymous`` (``rm -v``, ``--rm``) its
     anonymous volumes go too, unless another container still uses them (Docker ignores
     "in use" here). Named volumes are never removed."""
-    if not remove_anonymous:
+    mounts = record.get("Mounts") or []
+    names = [m["Name"] for m in mounts if m.get("Type") == "volume" and m.get("Name")]
+    if not remove_anonymous or not names:
         return
+    from pynerd.volumes.store import VolumeStore, is_anonymous
+
     store = VolumeStore(namespace_root)
     cid = str(record.get("Id", ""))
-    for m in record.get("Mounts") or []:
-        name = m.get("Name")
-        if m.get("Type") != "volume" or not name:
-            continue
+    for name in names:
         vol = store.find(name)
         if vol is None or not is_anonymous(vol):
             continue
@@ -800,6 +810,8 @@ def discard(namespace_root: Path, resolved: Iterable[ResolvedMount]) -> None:
 
     Volumes that a container record lists (e.g. borrowed with ``--volumes-from``) stay.
     """
+    from pynerd.volumes.store import VolumeStore
+
     store = VolumeStore(namespace_root)
     for m in resolved:
         if m.anonymous and m.name:
