@@ -5,7 +5,7 @@
 set -euo pipefail
 
 runtime=(runc containernetworking-plugins iptables iproute2 tini busybox-static docker-registry curl)
-testing=(docker-registry skopeo hyperfine)
+testing=(docker-registry skopeo hyperfine zsh fish)
 
 want=("${runtime[@]}")
 if [ "${1:-}" = "--test" ]; then
