@@ -48,7 +48,8 @@ def _sha256(data: bytes = b"") -> Any:
 
 
 def sha256_digest(data: bytes) -> str:
-    return "sha256:" + _sha256(data).hexdigest()
+    hexdigest: str = _sha256(data).hexdigest()
+    return "sha256:" + hexdigest
 
 
 class IngestWriter:
