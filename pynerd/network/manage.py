@@ -27,7 +27,9 @@ PRUNE_FILTERS = ("label", "label!", "until")
 
 
 def no_such_network(ref: str) -> NotFound:
-    return NotFound(f"No such network: {ref}")
+    # The Docker daemon's words (and Docker 23+ clients'); python-on-whales maps
+    # "network ... not found" to NoSuchNetwork, so network.exists() works.
+    return NotFound(f"network {ref} not found")
 
 
 def create(cfg: Config, opts: CreateNetworkOptions) -> Network:
