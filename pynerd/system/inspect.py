@@ -7,7 +7,7 @@ from typing import Any
 from pynerd.config import Config
 from pynerd.errors import InvalidArgument, NotFound, PynerdError
 
-TYPES = ("container", "image", "volume")
+TYPES = ("container", "image", "network", "volume")
 
 
 def inspect_objects(
@@ -30,7 +30,7 @@ def inspect_objects(
 
 
 def _one(cfg: Config, name: str, type: str | None, size: bool = False) -> dict[str, Any]:
-    """Docker's lookup order without --type: container, image, (network,) volume."""
+    """Docker's lookup order without --type: container, image, network, volume."""
     if type in (None, "container"):
         from pynerd.containers.control import find
 
@@ -52,6 +52,15 @@ def _one(cfg: Config, name: str, type: str | None, size: bool = False) -> dict[s
         except NotFound:
             if type == "image":
                 raise
+    if type in (None, "network"):
+        from pynerd.containers.network import reaper
+        from pynerd.network.manage import inspect as inspect_networks
+
+        found, errors = inspect_networks(cfg, [name], reaper(cfg))
+        if found:
+            return found[0]
+        if type == "network":
+            raise errors[0]
     from pynerd.volumes.store import VolumeStore
 
     return VolumeStore(cfg.namespace_root).get(name)

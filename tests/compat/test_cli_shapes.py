@@ -55,8 +55,8 @@ def test_version_json_has_client_and_server(cli: Cli) -> None:
     assert doc["Client"]["Version"] and doc["Server"]["Version"]
 
 
-def test_inspect_finds_volumes_like_docker(cli: Cli) -> None:
-    """Regression: `inspect NAME` and `inspect --type volume` look up volumes too."""
+def test_inspect_finds_volumes_and_networks_like_docker(cli: Cli) -> None:
+    """Regression: `inspect NAME` and `inspect --type volume|network` look them up too."""
     assert cli("volume", "create", "--label", "k=v", "vol1").code == 0
     r = cli("inspect", "--format", "{{.Name}} {{.Labels}}", "vol1")
     assert (r.code, r.out) == (0, "vol1 map[k:v]\n")
@@ -69,6 +69,12 @@ def test_inspect_finds_volumes_like_docker(cli: Cli) -> None:
     r = cli("inspect", "vol1", "nosuch")
     assert r.err == "Error: No such object: nosuch\n"
     assert json.loads(r.out)[0]["Name"] == "vol1"
+    r = cli("inspect", "--format", "{{.Name}} {{.Driver}}", "host", "none")
+    assert (r.code, r.out) == (0, "host host\nnone null\n")
+    r = cli("inspect", "--type", "network", "--format", "{{.Name}}", "none")
+    assert (r.code, r.out) == (0, "none\n")
+    r = cli("inspect", "--type", "network", "nosuch")
+    assert (r.code, r.err) == (125, "Error: network nosuch not found\n")
 
 
 def test_container_group_has_exec_and_top(cli: Cli, busybox_image: BuiltImage) -> None:
