@@ -11,7 +11,7 @@ pytest_plugins = ["tests.rig.plugin", "tests.rig.auth", "tests.cli"]
 
 
 @pytest.fixture(autouse=True)
-def _no_host_config(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_host_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read the machine's /etc/pynerd/pynerd.toml or the caller's PYNERD_* vars."""
     import os
 
@@ -20,6 +20,9 @@ def _no_host_config(monkeypatch: pytest.MonkeyPatch) -> None:
         if var.startswith("PYNERD_") and var != "PYNERD_RIG_SESSION":
             monkeypatch.delenv(var)
     monkeypatch.setenv("PYNERD_TOML", "")
+    # whatever runs pynerd without the CLI helper's flags still never writes to
+    # the host's /etc/cni/net.d
+    monkeypatch.setenv("PYNERD_CNI_NETCONFPATH", str(tmp_path / "net.d"))
 
 
 @pytest.fixture(autouse=True)
@@ -30,10 +33,9 @@ def _networks_removed(tmp_path: Path) -> Iterator[None]:
     ``<tmp_path>/net.d`` and ``<tmp_path>/data``, so this finds exactly the test's own.
     """
     yield
-    netconf = tmp_path / "net.d"
-    if not netconf.is_dir():
-        return
     from pynerd.config import Config
     from pynerd.network.networks import NetworkStore
 
-    NetworkStore(Config(data_root=tmp_path / "data", cni_netconfpath=netconf)).remove_all()
+    for netconf in sorted(tmp_path.glob("**/net.d")):
+        cfg = Config(data_root=netconf.parent / "data", cni_netconfpath=netconf)
+        NetworkStore(cfg).remove_all()

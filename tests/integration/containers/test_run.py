@@ -131,7 +131,7 @@ def test_concurrent_creates_never_share_a_name(cli: Cli, bb: str) -> None:
 def _argv(cli: Cli) -> list[str]:
     from tests.cli import PYNERD
 
-    return [PYNERD, "--data-root", str(cli.data_root), "--run-root", str(cli.run_root)]
+    return [PYNERD, *cli.argv()]
 
 
 def test_killing_the_monitor_keeps_the_record_and_ps_tells_the_truth(cli: Cli, bb: str) -> None:
