@@ -38,8 +38,6 @@ def test_unknown_flags_after_the_container_are_errors(cli: Cli) -> None:
         ("container", "top", "nosuch", "aux", "--bogus"),
     ],
 )
-def test_exec_and_top_pass_what_follows_the_container_on(
-    cli: Cli, args: tuple[str, ...]
-) -> None:
+def test_exec_and_top_pass_what_follows_the_container_on(cli: Cli, args: tuple[str, ...]) -> None:
     r = cli.proc(*args)
     assert (r.code, r.err) == (125, "Error: No such container: nosuch\n")
