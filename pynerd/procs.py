@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from pynerd.structs import frozen_record
 
-@dataclass(frozen=True)
+
+@frozen_record
 class Completed:
     args: tuple[str, ...]
     returncode: int

@@ -18,13 +18,13 @@ Volatile, under the runtime dir (tmpfs; lost at reboot, like the processes)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from pynerd.config import Config
+from pynerd.structs import frozen_record
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ContainerPaths:
     id: str
     dir: Path

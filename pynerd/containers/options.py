@@ -8,69 +8,7 @@ network set-up and the lifecycle code all read the same object.
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError
-from typing import Any, TypeVar, dataclass_transform
-
-_T = TypeVar("_T")
-
-
-@dataclass_transform(frozen_default=True)
-def frozen_record(cls: type[_T]) -> type[_T]:
-    """``@dataclass(frozen=True)`` for classes of many fields, without its start-up cost.
-
-    ``dataclass`` compiles an ``__init__``, ``__eq__``, ``__hash__`` and ``__repr__`` per
-    class with ``exec``: ~3.5 ms for this module's three classes (61 fields in
-    :class:`CreateOptions`), paid by every ``run`` before anything else happens. These
-    generic methods do the same (keyword or positional arguments, defaults,
-    immutability, equality, hashing, repr) and type checkers see a frozen dataclass
-    (PEP 681). ``dataclasses.fields`` and ``replace`` do not apply: nothing uses them
-    on these classes.
-    """
-    names = tuple(cls.__annotations__)
-    defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
-    qualname = cls.__qualname__
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > len(names):
-            raise TypeError(f"{qualname}() takes at most {len(names)} positional arguments")
-        values = dict(defaults)
-        values.update(zip(names, args, strict=False))
-        for name, value in kwargs.items():
-            if name not in names:
-                raise TypeError(f"{qualname}() got an unexpected keyword argument {name!r}")
-            if name in names[: len(args)]:
-                raise TypeError(f"{qualname}() got multiple values for argument {name!r}")
-            values[name] = value
-        missing = [n for n in names if n not in values]
-        if missing:
-            raise TypeError(f"{qualname}() missing required arguments: {', '.join(missing)}")
-        for name in names:
-            object.__setattr__(self, name, values[name])
-
-    def _values(self: Any) -> tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in names)
-
-    def __eq__(self: Any, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return bool(_values(self) == _values(other))
-
-    def __hash__(self: Any) -> int:
-        return hash(_values(self))
-
-    def __repr__(self: Any) -> str:
-        return f"{qualname}({', '.join(f'{n}={getattr(self, n)!r}' for n in names)})"
-
-    def __setattr__(self: Any, name: str, value: Any) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self: Any, name: str) -> None:
-        raise FrozenInstanceError(f"cannot delete field {name!r}")
-
-    for fn in (__init__, __eq__, __hash__, __repr__, __setattr__, __delattr__):
-        fn.__qualname__ = f"{qualname}.{fn.__name__}"
-        setattr(cls, fn.__name__, fn)
-    return cls
+from pynerd.structs import frozen_record
 
 
 @frozen_record

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from pynerd.containers.units import (
     parse_ulimit,
 )
 from pynerd.errors import InvalidArgument, Unavailable
+from pynerd.structs import frozen_record
 
 __all__ = [
     "ContainerFiles",
@@ -73,7 +73,7 @@ _SYSCTLS = {
 _SYSCTL_PREFIXES = ("net.", "fs.mqueue.")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ContainerFiles:
     """Host files bind-mounted at /etc/hostname, /etc/hosts and /etc/resolv.conf."""
 

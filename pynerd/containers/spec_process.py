@@ -15,11 +15,12 @@ from typing import Any
 from pynerd.containers.options import CreateOptions
 from pynerd.containers.user import ensure_dir_in_root, resolve_user
 from pynerd.errors import InvalidArgument
+from pynerd.structs import frozen_record
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ProcessSpec:
     """The resolved process; ``user_text`` is the ``--user``/image User it came from."""
 

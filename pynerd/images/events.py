@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from pynerd.structs import frozen_record
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Progress:
     """One line of Docker's pull/push progress.
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from pynerd.errors import InvalidArgument, NotFound
 from pynerd.images.platforms import Platform
+from pynerd.structs import frozen_record
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -56,7 +56,7 @@ def media_type_of(data: bytes, header_type: str | None = None) -> str:
     return mt
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Manifest:
     media_type: str
     config: dict[str, Any]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from pynerd.errors import InvalidArgument
+from pynerd.structs import frozen_record
 
 _ARCH = {
     "x86_64": "amd64",
@@ -18,7 +18,7 @@ _ARCH = {
 }
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Platform:
     os: str
     architecture: str

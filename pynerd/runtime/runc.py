@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,11 +33,12 @@ from pynerd.errors import (
     Unavailable,
 )
 from pynerd.procs import Runner, SubprocessRunner, find_executable
+from pynerd.structs import frozen_record
 
 Stdio = int | IO[Any] | None
 
 
-@dataclass(frozen=True)
+@frozen_record
 class RuncVersion:
     version: str
     commit: str

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from pynerd.structs import frozen_record
+
 KIND_COMMITTED = "committed"
 KIND_ACTIVE = "active"
 KIND_VIEW = "view"  # stored kind of a view; SnapshotInfo shows it as KIND_ACTIVE
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Mount:
     """One mount(2) call, as containerd describes it: ``type``, ``source``, ``options``.
 
@@ -43,7 +45,7 @@ class SnapshotInfo:
     labels: dict[str, str] = field(default_factory=dict, hash=False)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class LayerWriter:
     """A staging directory to unpack one layer into (``path``), owned by this process.
 

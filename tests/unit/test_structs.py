@@ -1,0 +1,65 @@
+"""frozen_record: frozen dataclass behaviour without dataclass's start-up cost."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import pytest
+
+from pynerd.images.platforms import Platform
+from pynerd.snapshots.base import Mount
+from pynerd.structs import frozen_record
+
+
+@frozen_record
+class Point:
+    """A doc."""
+
+    x: int
+    y: int = 0
+
+    def norm1(self) -> int:
+        return abs(self.x) + abs(self.y)
+
+
+def test_behaves_like_a_frozen_dataclass() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Twin:
+        x: int
+        y: int = 0
+
+    for p, twin in ((Point(1), Twin(1)), (Point(1, 2), Twin(1, 2)), (Point(y=3, x=1), Twin(1, 3))):
+        assert (p.x, p.y) == (twin.x, twin.y)
+        assert repr(p).replace("Point", "Twin") == repr(twin).split(".")[-1]
+        assert hash(p) == hash(Point(p.x, p.y))
+    assert Point(1, 2) == Point(1, 2) != Point(2, 1)
+    assert Point(1) != Twin(1)
+    assert Point(1, 2).norm1() == 3
+    assert Point.__doc__ == "A doc."
+    match Point(4, 5):
+        case Point(a, b):
+            assert (a, b) == (4, 5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Point(1).x = 2  # type: ignore[misc]
+
+
+def test_library_records_keep_their_behaviour() -> None:
+    assert str(Platform("linux", "arm64", "v8")) == "linux/arm64/v8"
+    assert {Mount("bind", "/a", ("ro",)), Mount("bind", "/a", ("ro",))} == {
+        Mount("bind", "/a", ("ro",))
+    }
+
+
+def test_what_it_does_not_do_is_refused() -> None:
+    with pytest.raises(TypeError, match="field"):
+
+        @frozen_record
+        class WithField:
+            x: list[int] = dataclasses.field(default_factory=list)
+
+    with pytest.raises(TypeError, match="ClassVar"):
+
+        @frozen_record
+        class WithClassVar:
+            x: ClassVar[int] = 1
