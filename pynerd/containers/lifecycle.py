@@ -178,6 +178,35 @@ def start_attached(cfg: Config, record: Record, stdin: bool) -> int:
     return code
 
 
+def _remove_later(cfg: Config, record: Record) -> None:
+    """``--rm`` after a foreground run: what others could trip over now, the rest deferred.
+
+    See :mod:`pynerd.state.pending`: the name and the published ports are free and
+    the record says ``removing`` before ``run`` returns; a forked child removes the rest.
+    """
+    from pynerd.containers.remove import destroy
+    from pynerd.containers.store import ContainerStore
+    from pynerd.state.pending import defer
+
+    cid = record["Id"]
+    store = ContainerStore(cfg.namespace_root)
+    name = str(record.get("Name", "")).lstrip("/")
+    with store.names.txn() as t:
+        owner = t.get(name)
+        if owner is not None and owner.get("Id") == cid:
+            t.delete(name)
+
+    def removing(r: Record) -> None:
+        r["State"]["Status"] = "removing"
+
+    record = state.update(cfg.namespace_root, cid, removing, durable=False)
+    if (record.get("Pynerd") or {}).get("Sandbox"):
+        from pynerd.network.sandbox import free_ports
+
+        free_ports(cfg, cid)
+    defer(cfg.namespace_root, lambda: destroy(cfg, record, True))
+
+
 def _network_down(cfg: Config, record: Record) -> None:
     from pynerd.containers.network import down, uses_cni
 
@@ -212,7 +241,7 @@ def run(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) ->
         def remove() -> None:
             gone = store.records.get(cid)
             if gone is not None:
-                destroy(cfg, gone, True)
+                _remove_later(cfg, gone)
 
         code = run_foreground(
             config,  # type: ignore[arg-type]
@@ -224,8 +253,12 @@ def run(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) ->
             detach_keys=opts.detach_keys,
             remove=remove if opts.rm else None,
         )
-        if code != DETACHED and not opts.rm:
-            _network_down(cfg, record)
+        if code != DETACHED and not opts.rm and network.uses_cni(record):
+            from pynerd.network.sandbox import free_ports
+            from pynerd.state.pending import defer
+
+            free_ports(cfg, cid)  # a re-run may publish the same ports at once
+            defer(cfg.namespace_root, lambda: _network_down(cfg, record))
         return RunResult(cid, 0 if code == DETACHED else code)
     except PynerdError:
         if opts.rm:

@@ -178,7 +178,8 @@ def up(cfg: Config, record: Record) -> Record:
             ns[key] = primary.get(key, "" if key != "IPPrefixLen" else 0)
         r["Pynerd"]["NetGeneration"] = endpoint["Generation"]
 
-    return state.update(cfg.namespace_root, record["Id"], fn)
+    # not fsynced: after a power loss the sandbox is gone and start makes a new one
+    return state.update(cfg.namespace_root, record["Id"], fn, durable=False)
 
 
 def down(cfg: Config, container_id: str, generation: str | None = None) -> None:
@@ -203,7 +204,7 @@ def down(cfg: Config, container_id: str, generation: str | None = None) -> None:
         ns["Ports"] = {}
 
     with contextlib.suppress(NotFound):  # removed meanwhile
-        state.update(cfg.namespace_root, container_id, fn)
+        state.update(cfg.namespace_root, container_id, fn, durable=False)
 
 
 def reaper(cfg: Config) -> Any:
@@ -215,7 +216,10 @@ def reaper(cfg: Config) -> Any:
     from pynerd.network.sandbox import release
 
     def reap(ep: dict[str, Any]) -> None:
+        from pynerd.state.pending import wait_pending
+
         own = replace(cfg, namespace=ep.get("Namespace") or cfg.namespace)
+        wait_pending(own.namespace_root)
         record = ContainerStore(own.namespace_root).records.get(ep["Id"])
         if record is None:
             release(own, ep["Id"])

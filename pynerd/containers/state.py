@@ -43,8 +43,15 @@ def initial_state() -> dict[str, Any]:
     }
 
 
-def update(namespace_root: Path, container_id: str, fn: Callable[[Record], None]) -> Record:
-    """Apply ``fn`` to the record in place, under the lock; NotFound if it is gone."""
+def update(
+    namespace_root: Path,
+    container_id: str,
+    fn: Callable[[Record], None],
+    durable: bool = True,
+) -> Record:
+    """Apply ``fn`` to the record in place, under the lock; NotFound if it is gone.
+
+    ``durable=False`` for runtime details a crash makes moot (a sandbox's addresses)."""
     store = ContainerStore(namespace_root)
 
     def apply(record: Record | None) -> Record | None:
@@ -53,7 +60,7 @@ def update(namespace_root: Path, container_id: str, fn: Callable[[Record], None]
         fn(record)
         return record
 
-    result = store.records.update(container_id, apply)
+    result = store.records.update(container_id, apply, durable)
     assert result is not None
     return result
 

@@ -21,16 +21,23 @@ Record = dict[str, Any]
 class ContainerStore:
     def __init__(self, namespace_root: Path) -> None:
         kv = KVStore(namespace_root / "kv")
+        self.namespace_root = namespace_root
         self.records = kv.bucket("containers")
         self.names = kv.bucket("names")
 
     def list(self) -> builtins.list[Record]:
+        from pynerd.state.pending import wait_pending
+
+        wait_pending(self.namespace_root)  # a `run` that just returned may still clean up
         return [value for _, value in self.records.items()]
 
     def find(self, ref: str) -> Record:
         """A container by full ID, exact name, or unique ID prefix (Docker's lookup order)."""
         if not ref:
             raise InvalidArgument("container name or ID must not be empty")
+        from pynerd.state.pending import wait_pending
+
+        wait_pending(self.namespace_root)
         record = self.records.get(ref) if len(ref) == 64 else None
         if record is not None:
             return record

@@ -102,7 +102,9 @@ class Endpoints:
     """The endpoint registry of one data root."""
 
     def __init__(self, data_root: Path) -> None:
-        self.bucket = KVStore(Path(data_root) / "network").bucket("endpoints")
+        # not fsynced: like the CNI result cache, it describes veths, namespaces and
+        # rules that a power loss takes away anyway
+        self.bucket = KVStore(Path(data_root) / "network").bucket("endpoints", durable=False)
 
     def get(self, container_id: str) -> Endpoint | None:
         return self.bucket.get(container_id)

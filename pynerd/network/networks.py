@@ -9,17 +9,20 @@ directory are networks too (their plugins run as written; pynerd adds no host ru
 The default network ``bridge`` is written on first use (``ensure_default``), with the
 first free /24 of the pool and the first free ``pynerd<N>`` bridge name, so several data
 roots can share one host. A bridge network's host side (device, iptables rules; see
-:mod:`pynerd.network.hostnet`) is set up when it is created and again whenever a
+:mod:`pynerd.network.hostnet`) is set up when it is created — its route then claims the
+subnet and its device the name, for every other data root too — and again whenever a
 container attaches and the device is missing (after a reboot).
 
-Writes are atomic renames under a lock on ``<data_root>/network/networks.lock``.
+Writes are atomic renames under a lock on ``<data_root>/network/networks.lock``; choosing
+a subnet and a bridge name and creating the device also hold the host-wide
+``/run/lock/pynerd-networks.lock``, so two data roots never pick the same ones.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
-import secrets
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ from pynerd.errors import Conflict, InvalidArgument, NotFound
 from pynerd.network.cni.config import NAME_RE, NetworkConfigList
 
 CNI_VERSION = "1.0.0"
+HOST_LOCK = Path("/run/lock/pynerd-networks.lock")
 DEFAULT_NETWORK = "bridge"
 FILE_PREFIX = "pynerd-"
 DRIVERS = ("bridge", "macvlan", "ipvlan")
@@ -138,22 +142,25 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + f".{t % 10**9:09d}Z"
 
 
-def _pseudo(name: str) -> Network:
+def _hash_id(text: str) -> str:
+    """A stable ID for networks pynerd did not create (hashlib costs ~2 ms to import)."""
     import hashlib
 
-    nid = hashlib.sha256(f"pynerd-{name}".encode()).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _pseudo(name: str) -> Network:
+    nid = _hash_id(f"pynerd-{name}")
     return Network(name, nid, PSEUDO[name], "0001-01-01T00:00:00Z", None, {})
 
 
 def _from_conf(conf: NetworkConfigList) -> Network:
-    import hashlib
-
     try:
         raw = json.loads(conf.raw)
     except ValueError:
         raw = {}
     meta = raw.get("pynerd") if isinstance(raw.get("pynerd"), dict) else {}
-    nid = str(meta.get("id") or hashlib.sha256(conf.name.encode()).hexdigest())
+    nid = str(meta.get("id") or _hash_id(conf.name))
     driver = str(meta.get("driver") or conf.plugins[0].get("type", ""))
     created = str(meta.get("created") or "0001-01-01T00:00:00Z")
     if not meta.get("ipam"):
@@ -241,7 +248,7 @@ class NetworkStore:
         except Exception:
             if path.exists():
                 raise
-        with self._locked():
+        with self._locked(), self._host_locked():
             if path.exists():
                 return _from_conf(self._load(path))
             subnet = self._free_subnet()
@@ -251,13 +258,15 @@ class NetworkStore:
                 subnets=(str(subnet),),
                 options={BRIDGE_NAME_OPT: bridge},
             )
-            return self._write(opts, default=True)
+            net = self._write(opts, default=True)
+            self._make_host_side(net)  # claims the name and the subnet host-wide
+            return net
 
     def create(self, opts: CreateNetworkOptions) -> Network:
         _validate(opts)
         if opts.name in PSEUDO or opts.name == DEFAULT_NETWORK:
             raise Conflict(f"network with name {opts.name} already exists")
-        with self._locked():
+        with self._locked(), self._host_locked():
             from pynerd.network.cni.config import load_all
 
             existing = load_all(self.dir)
@@ -268,13 +277,16 @@ class NetworkStore:
             else:
                 self._check_overlap(opts.subnets, existing.values())
             net = self._write(opts)
-        if net.driver == "bridge":
-            try:
-                self.setup_host(net)
-            except BaseException:
-                self._path(net.name).unlink(missing_ok=True)
-                raise
+            self._make_host_side(net)
         return net
+
+    def _make_host_side(self, net: Network) -> None:
+        """Bridge device and rules of a just-written network; the file goes if they fail."""
+        try:
+            self._setup_host_unlocked(net)
+        except BaseException:
+            self._path(net.name).unlink(missing_ok=True)
+            raise
 
     def remove(self, net: Network, *, allow_default: bool = False) -> None:
         """Delete the config and the host side; the caller checked it is unused."""
@@ -324,15 +336,23 @@ class NetworkStore:
 
         if link_exists(net.bridge):
             return
+        with self._locked(), self._host_locked():
+            self._setup_host_unlocked(net)
+
+    def _setup_host_unlocked(self, net: Network) -> None:
+        from pynerd.network.hostnet import link_exists
+
+        if not net.pynerd_made or net.driver != "bridge" or not net.bridge:
+            return
+        if link_exists(net.bridge):
+            return
         spec = self.bridge_spec(net)
-        with self._locked():
-            if not link_exists(net.bridge):
-                self.hostnet.add_bridge(spec)
-                try:
-                    self.hostnet.add_rules(spec)
-                except BaseException:
-                    self.hostnet.delete_bridge(spec.bridge)
-                    raise
+        self.hostnet.add_bridge(spec)
+        try:
+            self.hostnet.add_rules(spec)
+        except BaseException:
+            self.hostnet.delete_bridge(spec.bridge)
+            raise
 
     def teardown_host(self, net: Network) -> None:
         if not net.pynerd_made or net.driver != "bridge" or not net.bridge:
@@ -348,6 +368,13 @@ class NetworkStore:
 
         self.state.mkdir(parents=True, exist_ok=True)
         return file_lock(self.state / "networks.lock")
+
+    def _host_locked(self) -> Any:
+        """Bridge names and subnets are host-wide: data roots choose them one at a time."""
+        from pynerd.state.lock import file_lock
+
+        HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        return file_lock(HOST_LOCK)
 
     def _taken(self, nets: Iterable[NetworkConfigList] | None = None) -> builtins.list[Any]:
         import ipaddress
@@ -404,7 +431,7 @@ class NetworkStore:
         from pynerd.network.cni.config import parse_list
         from pynerd.state.atomic import atomic_write
 
-        nid = secrets.token_hex(32)
+        nid = os.urandom(32).hex()
         ipam_cfg = _ipam_config(opts)
         meta = {
             "id": nid,

@@ -9,7 +9,6 @@ with Docker's message otherwise.
 from __future__ import annotations
 
 import errno
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -123,14 +122,20 @@ def parse_all(specs: Iterable[str], publish_all: bool, exposed: Iterable[str]) -
 
 
 def _kind(proto: str) -> int:
+    import socket
+
     return socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
 
 
 def _bindable(ip: str, port: int, proto: str) -> OSError | None:
     if proto == "sctp":
         return None
+    import socket
+
     s = socket.socket(socket.AF_INET, _kind(proto))
     try:
+        if proto == "tcp":  # as Go's net.Listen: closed connections in TIME_WAIT do not count
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((ip or "0.0.0.0", port))
         return None
     except OSError as e:
@@ -140,6 +145,8 @@ def _bindable(ip: str, port: int, proto: str) -> OSError | None:
 
 
 def _free_port(ip: str, proto: str) -> int:
+    import socket
+
     s = socket.socket(socket.AF_INET, _kind("udp" if proto == "udp" else "tcp"))
     try:
         s.bind((ip or "0.0.0.0", 0))

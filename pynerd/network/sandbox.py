@@ -17,6 +17,7 @@ See docs/networking.md.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def _settings(net: Network, ifname: str, result: Any, req: NetworkRequest, cid: 
         aliases.append(cid[:12])
     return {
         "NetworkID": net.id,
-        "EndpointID": _endpoint_id(cid, net.name),
+        "EndpointID": _endpoint_id(),
         "IfName": ifname,
         "IPAddress": addr.ip,
         "IPPrefixLen": int(addr.address.split("/")[1]),
@@ -91,10 +92,8 @@ def _settings(net: Network, ifname: str, result: Any, req: NetworkRequest, cid: 
     }
 
 
-def _endpoint_id(cid: str, network: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"{cid}/{network}".encode()).hexdigest()
+def _endpoint_id() -> str:
+    return os.urandom(32).hex()
 
 
 def _check_request(net: Network, req: NetworkRequest) -> None:
@@ -175,7 +174,6 @@ def attach(cfg: Config, req: SandboxRequest) -> Sandbox:
 
 
 def _attach(cfg: Config, req: SandboxRequest) -> Sandbox:
-    import secrets
 
     from pynerd.network import netns as nsmod
     from pynerd.network.ports import allocate
@@ -202,7 +200,7 @@ def _attach(cfg: Config, req: SandboxRequest) -> Sandbox:
         "Netns": str(netns_path(cfg, cid)),
         "Networks": {},
         "Ports": [],
-        "Generation": secrets.token_hex(8),
+        "Generation": os.urandom(8).hex(),
     }
     with endpoints.txn() as t:  # ports are checked and reserved atomically
         keys = t.keys()
@@ -298,6 +296,15 @@ def _release(cfg: Config, container_id: str, generation: str | None) -> bool:
     if ep is not None:
         endpoints.update(cid, None)
     return True
+
+
+def free_ports(cfg: Config, container_id: str) -> None:
+    """Give the container's published host ports back before its sandbox is released."""
+
+    def drop(ep: Endpoint | None) -> Endpoint | None:
+        return None if ep is None else {**ep, "Ports": []}
+
+    Endpoints(cfg.data_root).bucket.update(container_id, drop)
 
 
 def connect(cfg: Config, container_id: str, req: NetworkRequest) -> Endpoint:

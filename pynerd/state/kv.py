@@ -47,8 +47,10 @@ def decode_key(filename: str) -> str:
 class Bucket:
     """A directory of JSON values keyed by string."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, durable: bool = True) -> None:
         self.path = path
+        # False for runtime state that a power loss makes moot anyway: no fsync per write
+        self.durable = durable
 
     # Reads: lock-free, they see the last completed write.
 
@@ -99,10 +101,18 @@ class Bucket:
         with self.txn() as t:
             return t.delete(key)
 
-    def update(self, key: str, fn: Callable[[Value | None], Value | None]) -> Value | None:
-        """Read-modify-write ``key`` under the lock; ``fn`` returning None deletes it."""
+    def update(
+        self,
+        key: str,
+        fn: Callable[[Value | None], Value | None],
+        durable: bool | None = None,
+    ) -> Value | None:
+        """Read-modify-write ``key`` under the lock; ``fn`` returning None deletes it.
+
+        ``durable=False`` skips the fsyncs for a change that a crash may lose (the
+        bucket's own setting otherwise)."""
         with self.txn() as t:
-            return t.update(key, fn)
+            return t.update(key, fn, durable)
 
 
 class BucketTxn:
@@ -117,9 +127,11 @@ class BucketTxn:
     def keys(self) -> list[str]:
         return self.bucket.keys()
 
-    def put(self, key: str, value: Value) -> None:
+    def put(self, key: str, value: Value, durable: bool | None = None) -> None:
         data = json.dumps(value, separators=(",", ":"), sort_keys=False).encode()
-        atomic_write(self.bucket.path / encode_key(key), data)
+        if durable is None:
+            durable = self.bucket.durable
+        atomic_write(self.bucket.path / encode_key(key), data, durable=durable)
 
     def create(self, key: str, value: Value) -> None:
         if key in self.bucket:
@@ -133,12 +145,17 @@ class BucketTxn:
             return False
         return True
 
-    def update(self, key: str, fn: Callable[[Value | None], Value | None]) -> Value | None:
+    def update(
+        self,
+        key: str,
+        fn: Callable[[Value | None], Value | None],
+        durable: bool | None = None,
+    ) -> Value | None:
         new = fn(self.get(key))
         if new is None:
             self.delete(key)
         else:
-            self.put(key, new)
+            self.put(key, new, durable)
         return new
 
     def require(self, key: str) -> Value:
@@ -154,7 +171,7 @@ class KVStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def bucket(self, name: str) -> Bucket:
+    def bucket(self, name: str, durable: bool = True) -> Bucket:
         if not name or "/" in name or name.startswith("."):
             raise InvalidArgument(f"invalid bucket name {name!r}")
-        return Bucket(self.root / name)
+        return Bucket(self.root / name, durable)

@@ -197,6 +197,9 @@ class VolumeStore:
 
     def list(self, filters: Iterable[str] = ()) -> builtins.list[Record]:
         """``volume ls``: the matching volumes sorted by name, as Docker's CLI sorts them."""
+        from pynerd.state.pending import wait_pending
+
+        wait_pending(self.namespace_root)  # anonymous volumes of a `run --rm` just ended
         f = parse_filters(filters, LIST_FILTERS)
         dangling = _bool_filter(f, "dangling")
         refs = self.references() if dangling is not None else {}

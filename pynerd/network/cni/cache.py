@@ -14,7 +14,6 @@ rules) is gone after a power loss anyway, and ADD is on the critical path of ``r
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +50,7 @@ def write(path: Path, entry: CacheEntry) -> None:
     obj: dict[str, Any] = {
         "kind": KIND,
         "containerId": entry.container_id,
-        "config": base64.b64encode(entry.config).decode(),
+        "config": _b64encode(entry.config),
         "ifName": entry.ifname,
         "networkName": entry.network_name,
     }
@@ -90,7 +89,7 @@ def read(path: Path) -> CacheEntry | None:
             container_id=str(obj.get("containerId", "")),
             network_name=str(obj.get("networkName", "")),
             ifname=str(obj.get("ifName", "")),
-            config=base64.b64decode(obj.get("config") or ""),
+            config=_b64decode(obj.get("config") or ""),
             netns=str(obj.get("netns", "")),
             cni_args=[(str(k), str(v)) for k, v in obj.get("cniArgs") or []],
             capability_args=dict(obj.get("capabilityArgs") or {}),
@@ -102,3 +101,15 @@ def read(path: Path) -> CacheEntry | None:
 
 def remove(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+def _b64encode(data: bytes) -> str:
+    import binascii  # base64 itself costs ~1 ms to import; binascii is built in
+
+    return binascii.b2a_base64(data, newline=False).decode()
+
+
+def _b64decode(text: str) -> bytes:
+    import binascii
+
+    return binascii.a2b_base64(text)
