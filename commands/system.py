@@ -40,7 +40,7 @@ def prune(
     from pynerd.format.units import human_size
     from pynerd.system.prune import system_prune
 
-    items = ["all stopped containers"]
+    items = ["all stopped containers", "all networks not used by at least one container"]
     if volumes:
         items.append("all anonymous volumes not used by at least one container")
     items.append(
@@ -54,6 +54,8 @@ def prune(
     r = system_prune(config_of(ctx), all, volumes, filter)
     if r.containers:
         write("Deleted Containers:\n" + "".join(c + "\n" for c in r.containers) + "\n")
+    if r.networks:
+        write("Deleted Networks:\n" + "".join(n + "\n" for n in r.networks) + "\n")
     if r.volumes:
         write("Deleted Volumes:\n" + "".join(v + "\n" for v in r.volumes) + "\n")
     if r.images:

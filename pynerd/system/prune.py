@@ -1,4 +1,4 @@
-"""``system prune``: stopped containers, then unused images (and volumes), then garbage."""
+"""``system prune``: stopped containers, unused networks, unused images (and volumes)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pynerd.config import Config
 @dataclass
 class SystemPruneResult:
     containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)  # "untagged: …" / "deleted: …" lines
     volumes: list[str] = field(default_factory=list)
     space: int = 0
@@ -25,6 +26,12 @@ def system_prune(
     result = SystemPruneResult()
     result.containers, space = prune_containers(cfg, filters)
     result.space += space
+    from pynerd.containers.network import reaper
+    from pynerd.network.manage import prune as prune_networks
+
+    result.networks = prune_networks(
+        cfg, [f for f in (filters or []) if f.startswith(("label", "until"))], reaper(cfg)
+    )
     if volumes:
         from pynerd.volumes.store import VolumeStore
 

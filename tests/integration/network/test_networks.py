@@ -388,3 +388,15 @@ def test_macvlan_on_a_local_parent(cli: Cli, bb: str, unique_name: Any) -> None:
         assert json.loads(cli("network", "inspect", net).out)[0]["Driver"] == "macvlan"
     finally:
         subprocess.run(["ip", "link", "del", parent], check=False)
+
+
+def test_system_prune_removes_unused_networks(cli: Cli, bb: str, unique_name: Any) -> None:
+    used, unused = unique_name("n"), unique_name("n")
+    assert cli("network", "create", used).code == 0
+    assert cli("network", "create", unused).code == 0
+    web(cli, bb, "keeper", "--network", used)
+    r = cli("system", "prune", "-f")
+    assert r.code == 0, r.err
+    assert f"Deleted Networks:\n{unused}\n\n" in r.out
+    names = cli("network", "ls", "--format", "{{.Name}}").out.split()
+    assert used in names and unused not in names and "bridge" in names
