@@ -48,8 +48,7 @@ class Cli:
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
         """In-process: the same code path as the console script, minus interpreter start."""
-        from pynerd_cli.errors import run
-        from pynerd_cli.main import app
+        from pynerd_cli.main import run_argv  # the fast path of run/create, else typer
 
         out, err = io.StringIO(), io.StringIO()
         saved = dict(os.environ)
@@ -57,7 +56,7 @@ class Cli:
             if env:
                 os.environ.update(env)
             with redirect_stdout(out), redirect_stderr(err):
-                code = run(app, self.argv(*args))
+                code = run_argv(self.argv(*args))
         finally:
             os.environ.clear()
             os.environ.update(saved)
