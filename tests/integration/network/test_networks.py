@@ -400,3 +400,27 @@ def test_system_prune_removes_unused_networks(cli: Cli, bb: str, unique_name: An
     assert f"Deleted Networks:\n{unused}\n\n" in r.out
     names = cli("network", "ls", "--format", "{{.Name}}").out.split()
     assert used in names and unused not in names and "bridge" in names
+
+
+def test_teardown_after_the_exit_code(cli: Cli, bb: str) -> None:
+    """`run` returns before its cleanup ends, yet nothing a script does next can tell."""
+    port = free_port()
+    for _ in range(3):  # name and port are free again the moment run returns
+        r = cli.proc("run", "--rm", "--name", "again", "-p", f"{port}:80", bb, "true")
+        assert r.code == 0, r.err
+    r = cli.proc("run", "--rm", "-v", "/scratch", bb, "sh", "-c", "exit 3")
+    assert r.code == 3
+    # the next listing waits for the deferred teardown: nothing is left
+    assert cli("ps", "-aq").out == ""
+    assert cli("volume", "ls", "-q").out == ""
+    assert list((cli.data_root / "network" / "endpoints").glob("*.json")) == []
+    assert not any((cli.run_root / "netns").glob("*"))
+    # without --rm the container stays, its sandbox is released all the same
+    r = cli.proc("run", "--name", "kept", "-p", f"{port}:80", bb, "true")
+    assert r.code == 0, r.err
+    info = inspect(cli, "kept")
+    assert info["State"]["Status"] == "exited"
+    assert info["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == ""
+    assert info["NetworkSettings"]["Ports"] == {}
+    r = cli.proc("run", "--rm", "-p", f"{port}:80", bb, "true")
+    assert r.code == 0, r.err
