@@ -36,7 +36,7 @@ def exec_in(cfg: Config, ref: str, opts: Any, detach: bool = False) -> int:
     spec = json.loads(p.spec.read_text())
     group_add = tuple(record.get("HostConfig", {}).get("GroupAdd") or ())
     if group_add and not getattr(opts, "group_add", ()):
-        from dataclasses import replace
+        from pynerd.structs import replace
 
         opts = replace(opts, group_add=group_add)
     process = exec_process(opts, spec, p.rootfs)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ class ProcessSpec:
     user_text: str
 
 
-@dataclass(frozen=True)
+@frozen_record
 class ExecOptions:
     """``docker exec`` flags, as typed. ``group_add`` is the container's ``--group-add``:
     Docker applies it to an exec ``--user`` too."""

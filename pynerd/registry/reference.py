@@ -12,9 +12,9 @@ hashlib, no network modules.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 
 from pynerd.registry.errors import InvalidDigest, InvalidReference
+from pynerd.structs import frozen_record, replace
 
 DOCKER_HUB = "docker.io"
 LEGACY_HUB = "index.docker.io"
@@ -47,7 +47,7 @@ _ALGORITHMS = {"sha256": 64, "sha384": 96, "sha512": 128}
 _HEX_RE = re.compile(r"[a-f0-9]+")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Reference:
     """A normalized reference. ``tag`` and ``digest`` are None when not given.
 

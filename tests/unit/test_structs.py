@@ -63,3 +63,13 @@ def test_what_it_does_not_do_is_refused() -> None:
         @frozen_record
         class WithClassVar:
             x: ClassVar[int] = 1
+
+
+def test_replace_makes_a_changed_copy() -> None:
+    from pynerd.structs import replace
+
+    p = Point(1, 2)
+    assert replace(p, y=5) == Point(1, 5)
+    assert p == Point(1, 2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
+        replace(p, z=1)
