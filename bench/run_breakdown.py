@@ -7,10 +7,10 @@ pynerd itself has no timing code, so everything is measured from the outside:
 2. `python -X importtime` of the command, summed by package (imports are most of
    a Python CLI's start-up);
 3. a timeline of the cold command between the runc processes it spawns: interpreter
-   + imports + create until `runc create`, each runc call, what follows the exit;
-4. the command run in-process (`pynerd_cli.errors.run(app, argv)`, modules already
+   + imports + create until `runc run -d`, each runc call, what follows the exit;
+4. the command run in-process (`pynerd_cli.main.run_argv(argv)`, modules already
    imported) with pynerd's steps wrapped in timers: image lookup, snapshot prepare,
-   rootfs mount, /etc files, spec, records, runc create/start, the wait, teardown;
+   rootfs mount, /etc files, spec, records, runc run -d, the wait, teardown;
 5. cProfile of that in-process call: the functions with the most own time.
 """
 
@@ -61,15 +61,14 @@ def walls(world: World, argv: list[str], env: dict[str, str], runs: int) -> list
             ("`python -c pass` (interpreter, site)", [PYTHON, "-c", "pass"]),
             ("`python -S -E -c pass` (bare interpreter)", [PYTHON, "-S", "-E", "-c", "pass"]),
             ("`python -c \"import typer\"`", [PYTHON, "-c", "import typer"])]
-    # Interpreter finalization (module teardown, GC) is paid at every exit; skipping
-    # it (flush, then os._exit) shows what it costs. Both run as `python -c`.
-    normal = "import sys\nfrom pynerd_cli.main import main\nmain(sys.argv[1:])"
-    hard = ("import os, sys\nfrom pynerd_cli.errors import run\nfrom pynerd_cli.main import "
-            "app\ncode = run(app, sys.argv[1:])\nsys.stdout.flush()\nsys.stderr.flush()\n"
-            "os._exit(code)")
-    rows += [("the same as `python -c` calling `main()`", [PYTHON, "-c", normal, *argv]),
-             ("… ending with `os._exit` (no interpreter finalization)",
-              [PYTHON, "-c", hard, *argv])]
+    # main() parses `run` with pynerd_cli.fastrun; typer's path parses the same flags
+    # (what every command line the fast path declines costs). Both run as `python -c`.
+    fast = "import sys\nfrom pynerd_cli.main import main\nmain(sys.argv[1:])"
+    typer_path = ("import os, sys\nfrom pynerd_cli.errors import run\nfrom pynerd_cli.tree "
+                  "import app\ncode = run(app, sys.argv[1:])\nsys.stdout.flush()\n"
+                  "sys.stderr.flush()\nos._exit(code)")
+    rows += [("the same as `python -c` calling `main()` (fast path)", [PYTHON, "-c", fast, *argv]),
+             ("… through typer's command tree instead", [PYTHON, "-c", typer_path, *argv])]
     out = ["| command | median ms |", "|---|---:|"]
     for label, cmd in rows:
         out.append(f"| {label} | {_ms(_median_wall(cmd, env, runs))} |")
@@ -122,47 +121,40 @@ def _group(module: str) -> str:
     return "stdlib"
 
 
-PHASES = (
-    "start → spawn of `runc create`: interpreter, imports, CLI, create (cold)",
-    "→ spawn of `runc start`: runc create, pid file, pipes",
-    "→ spawn of `runc delete` (monitor): runc start, `true` runs, exit seen",
-    "→ teardown's `Runc.delete` call: runc delete, exit record",
-    "→ CLI returns: runc delete --force again, unmount, snapshot and record removal",
-    "→ process reaped: interpreter finalization (module teardown, GC), exit",
-)
-# The CLI in a fresh interpreter, noting when it spawns each runc (CLOCK_MONOTONIC, the
-# clock of time.perf_counter in every process), when the teardown starts and when the
-# CLI returns. Importing those modules first moves ~3 ms of imports, costs nothing more.
+# The CLI in a fresh interpreter, noting when it spawns each runc and when that runc
+# exits (CLOCK_MONOTONIC, the clock of time.perf_counter in every process), when the
+# command returns and when os._exit is called. Importing monitor first moves ~2 ms of
+# imports, costs nothing more.
 LAUNCHER = """
-import atexit, sys, time
+import os, sys, time
 from pynerd.containers import monitor
 marks = []
-spawn = monitor._spawn
-def timed(*args, **kwargs):
-    pid = spawn(*args, **kwargs)
-    marks.append(time.perf_counter())
-    return pid
-monitor._spawn = timed
-from pynerd.runtime.runc import Runc
-delete = Runc.delete
-def teardown(*args, **kwargs):
-    marks.append(time.perf_counter())
-    return delete(*args, **kwargs)
-Runc.delete = teardown
-from pynerd_cli import errors
-cli = errors.run
-def returned(*args, **kwargs):
+out = sys.argv[1]
+spawn, wait = monitor._spawn, monitor._wait
+def timed_spawn(argv, *args, **kwargs):
+    verb = next((w for w in argv if w in ("run", "create", "start", "delete")), argv[0])
+    marks.append((time.perf_counter(), "spawn of `runc " + verb + "`"))
+    return spawn(argv, *args, **kwargs)
+def timed_wait(pid):
+    status = wait(pid)
+    marks.append((time.perf_counter(), "that runc exited"))
+    return status
+monitor._spawn, monitor._wait = timed_spawn, timed_wait
+from pynerd_cli import main as cli
+run_argv = cli.run_argv
+def returned(argv):
     try:
-        return cli(*args, **kwargs)
+        return run_argv(argv)
     finally:
-        marks.append(time.perf_counter())
-errors.run = returned
-def dump():
-    with open(sys.argv[1], "w") as f:
-        f.write(" ".join(map(repr, marks)))
-atexit.register(dump)
-from pynerd_cli.main import main
-main(sys.argv[2:])
+        marks.append((time.perf_counter(), "the command returned"))
+cli.run_argv = returned
+hard_exit = os._exit
+def dump(code):
+    with open(out, "w") as f:
+        f.write("\\n".join(f"{t!r} {label}" for t, label in marks))
+    hard_exit(code)
+os._exit = dump
+cli.main(sys.argv[2:])
 """
 
 
@@ -173,6 +165,7 @@ def timeline(argv: list[str], env: dict[str, str], runs: int, scratch: Path) -> 
     than doubles runc's time; a wrapped `_spawn` in a fresh interpreter costs nothing.
     """
     phases: dict[str, list[float]] = defaultdict(list)
+    order: list[str] = []
     walls_ = []
     marks_file = scratch / "marks"
     for _ in range(runs):
@@ -180,25 +173,28 @@ def timeline(argv: list[str], env: dict[str, str], runs: int, scratch: Path) -> 
         subprocess.run([PYTHON, "-c", LAUNCHER, str(marks_file), *argv], env=env,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True)
         end = time.perf_counter()
-        times = [start, *map(float, marks_file.read_text().split()), end]
-        if len(times) != len(PHASES) + 1:
-            raise RuntimeError(f"expected 5 marks (3 runc spawns, teardown, return), "
-                               f"got {len(times) - 2}")
-        for label, (a, b) in zip(PHASES, itertools.pairwise(times), strict=True):
-            phases[label].append(b - a)
+        marks = [line.split(" ", 1) for line in marks_file.read_text().splitlines()]
+        points = [(start, "start"), *((float(t), label) for t, label in marks),
+                  (end, "process reaped (exit, interpreter teardown skipped)")]
+        seen: dict[str, int] = defaultdict(int)
+        for (a, _), (b, label) in itertools.pairwise(points):
+            seen[label] += 1
+            key = f"→ {label}" + (f" ({seen[label]})" if seen[label] > 1 else "")
+            phases[key].append(b - a)
+            if key not in order:
+                order.append(key)
         walls_.append(end - start)
     rows = [f"Phases of the cold command, between its runc spawns, median of {runs} "
             f"(wall {_ms(statistics.median(walls_))} ms):", "",
             "| phase | ms |", "|---|---:|"]
-    rows += [f"| {label} | {_ms(statistics.median(phases[label]))} |" for label in PHASES]
+    rows += [f"| {label} | {_ms(statistics.median(phases[label]))} |" for label in order]
     return rows
 
 
 def in_process(argv: list[str], runs: int) -> tuple[list[str], list[str]]:
     """The command in-process, imports done: pynerd's steps timed, then cProfiled."""
-    from pynerd_cli import errors
-    from pynerd_cli import run as run_cmd
-    from pynerd_cli.main import app
+    from pynerd_cli import runopts
+    from pynerd_cli.main import run_argv
 
     from pynerd.containers import create, etcfiles, lifecycle, monitor, remove
     from pynerd.containers import spec as specmod
@@ -210,7 +206,7 @@ def in_process(argv: list[str], runs: int) -> tuple[list[str], list[str]]:
 
     def call() -> None:
         with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
-            code = errors.run(app, list(argv))
+            code = run_argv(list(argv))
         if code != 0:
             raise RuntimeError(f"in-process run exited {code}")
 
@@ -219,7 +215,7 @@ def in_process(argv: list[str], runs: int) -> tuple[list[str], list[str]]:
     rec = Recorder()
     const: Callable[[str], Callable[..., str]] = lambda text: lambda *a, **k: text  # noqa: E731
     steps: list[tuple[Any, str, str]] = [
-        (run_cmd, "build_options", "cli: options → CreateOptions"),
+        (runopts, "build_options", "cli: options → CreateOptions"),
         (lifecycle, "run", "lifecycle.run (create + start + wait + remove)"),
         (create, "create", "create (total)"),
         (create, "_image", "create: image lookup"),
@@ -233,14 +229,14 @@ def in_process(argv: list[str], runs: int) -> tuple[list[str], list[str]]:
         (create, "_record", "create: record build"),
         (lifecycle, "monitor_config", "monitor config"),
         (monitor, "run_foreground", "run_foreground (total)"),
-        (monitor.Monitor, "start_container", "monitor: runc create (+ pipes, pid file)"),
-        (monitor.Monitor, "start_process", "monitor: runc start + record"),
+        (monitor.Monitor, "start_container", "monitor: runc run -d (+ pipes, pid file, record)"),
+        (monitor.Monitor, "process_started", "monitor: running record"),
         (monitor.Monitor, "on_init_exit", "monitor: container exited (drain)"),
-        (monitor.Monitor, "runc_quiet", "monitor: a runc call (start/delete)"),
+        (monitor.Monitor, "runc_quiet", "monitor: a runc call (delete)"),
         (monitor.Monitor, "finish", "monitor: exit record"),
         (monitor.Monitor, "shutdown", "monitor: shutdown"),
         (remove, "destroy", "teardown (total)"),
-        (Runc, "delete", "teardown: runc delete --force"),
+        (Runc, "delete", "teardown: runc delete --force (if the monitor did not)"),
         (remove, "discard_files", "teardown: unmount + snapshot remove + rmtree"),
         (mount, "unmount", "teardown: rootfs unmount"),
         (OverlaySnapshotter, "remove", "teardown: snapshot remove"),
@@ -253,7 +249,7 @@ def in_process(argv: list[str], runs: int) -> tuple[list[str], list[str]]:
     last = ["?"]  # the runc subcommand last spawned: `_wait(pid)` does not say
 
     def spawned(argv_: list[str], *a: Any, **k: Any) -> str:
-        last[0] = next((w for w in argv_ if w in ("create", "start", "delete")), argv_[0])
+        last[0] = next((w for w in argv_ if w in ("run", "create", "start", "delete")), argv_[0])
         return f"monitor: spawn runc {last[0]}"
 
     rec.wrap(monitor, "_spawn", spawned)
@@ -278,16 +274,17 @@ def in_process(argv: list[str], runs: int) -> tuple[list[str], list[str]]:
             for label, seconds in per.items():
                 totals[label].append(seconds)
                 counts[label] = seen[label]
-            started = [e for lb, _, e in rec.spans if lb.startswith("monitor: runc start")]
+            started = [e for lb, _, e in rec.spans if lb.startswith("monitor: running record")]
             exited = [b for lb, b, _ in rec.spans if lb.startswith("monitor: container exited")]
+            wait_label = "wait: running recorded → exit seen"
             if started and exited:
-                totals["wait: `runc start` returned → exit seen"].append(exited[0] - started[0])
-                firsts["wait: `runc start` returned → exit seen"].append(started[0])
-                counts["wait: `runc start` returned → exit seen"] = 1
+                totals[wait_label].append(exited[0] - started[0])
+                firsts[wait_label].append(started[0])
+                counts[wait_label] = 1
     finally:
         rec.restore()
     order = sorted(totals, key=lambda lb: statistics.median(firsts[lb]))
-    table = [f"In-process (`pynerd_cli.errors.run(app, argv)`, imports done), median of "
+    table = [f"In-process (`pynerd_cli.main.run_argv(argv)`, imports done), median of "
              f"{runs}: {_ms(statistics.median(walls_))} ms", "",
              "| step | calls | starts at ms | ms |", "|---|---:|---:|---:|"]
     for label in order:
