@@ -272,6 +272,13 @@ class NetworkStore:
             existing = load_all(self.dir)
             if opts.name in existing:
                 raise Conflict(f"network with name {opts.name} already exists")
+            bridge = opts.options.get(BRIDGE_NAME_OPT) if opts.driver == "bridge" else None
+            same = [n for n in map(_from_conf, existing.values()) if bridge and n.bridge == bridge]
+            if same:  # removing one would take the other's device and rules along
+                raise Conflict(
+                    f"cannot create network {opts.name} ({bridge}): conflicts with network "
+                    f"{same[0].id} ({bridge}): networks have same bridge name"
+                )
             if not opts.subnets:
                 opts = _with(opts, subnets=(str(self._free_subnet(existing.values())),))
             else:

@@ -248,9 +248,24 @@ def _cached_attachments(cfg: Config, cid: str) -> list[Path]:
 
 def _delete_cached(cfg: Config, cni: Any, path: Path, cid: str, ns: str) -> None:
     from pynerd.network.cni import cache
+    from pynerd.network.cni.errors import CNIError
     from pynerd.network.cni.runtime import RuntimeConf
 
-    entry = cache.read(path)
+    try:
+        entry = cache.read(path)
+    except CNIError:
+        # unreadable, e.g. cut short by a crash (the cache is not fsynced): DEL with the
+        # current config of the network the file is named after, which drops the file too
+        from pynerd.network.cni.config import load
+
+        network, _, ifname = path.name.partition(f"-{cid}-")
+        try:
+            conf = load(Path(cfg.cni_netconfpath), network)
+        except PynerdError:
+            cache.remove(path)
+            return
+        cni.delete(conf, RuntimeConf(cid, ns, ifname))
+        return
     if entry is None:
         return
     found = cni.get_cached_config(entry.network_name, RuntimeConf(cid, ns, entry.ifname))
@@ -340,7 +355,10 @@ def disconnect(cfg: Config, container_id: str, network: str) -> Endpoint | None:
         return None
     cni = cni_for(cfg)
     rt = RuntimeConf(container_id, ep["Netns"], attached[net.name]["IfName"])
-    found = cni.get_cached_config(net.name, rt)
+    try:
+        found = cni.get_cached_config(net.name, rt)
+    except PynerdError:  # an unreadable cache: DEL with the network's config (drops it)
+        found = None
     if found is not None:
         cni.delete(*found)
     elif net.conf is not None:

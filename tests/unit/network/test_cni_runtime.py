@@ -375,3 +375,96 @@ def test_legacy_cache_file_is_read(cni_path: list[str], tmp_path: Path) -> None:
     path.write_text(json.dumps(BRIDGE_RESULT))  # before cniCacheV1: the bare result
     cached = cni.get_cached(network(), RT)
     assert cached is not None and cached.to_dict() == BRIDGE_RESULT
+
+
+# Capability-only plugins are skipped when none of their capabilities is offered.
+
+BARE = RuntimeConf(CID, "/nonexistent/netns/x", "eth0", args=[("IgnoreUnknown", "1")])
+
+
+def test_idle_capability_only_plugins_are_skipped_in_add_check_and_del(
+    cni_path: list[str], tmp_path: Path
+) -> None:
+    cni, fake = make(cni_path, tmp_path)
+    net = network()
+    result = cni.add(net, BARE)
+    assert fake.commands() == [("bridge", "ADD")]  # portmap and tuning had nothing to do
+    assert result.to_dict() == BRIDGE_RESULT
+    assert cni.get_cached(net, BARE) is not None
+    fake.calls.clear()
+    cni.check(net, BARE)
+    cni.delete(net, BARE)
+    assert fake.commands() == [("bridge", "CHECK"), ("bridge", "DEL")]
+    assert not cni.cache_file("pnet", BARE).exists()
+
+
+def test_only_the_plugins_whose_capability_is_offered_run(
+    cni_path: list[str], tmp_path: Path
+) -> None:
+    cni, fake = make(cni_path, tmp_path)
+    rt = RuntimeConf(CID, "/x", capability_args={"portMappings": PORTS})
+    cni.add(network(), rt)
+    assert fake.commands() == [("bridge", "ADD"), ("portmap", "ADD")]
+    assert fake.calls[1].config["runtimeConfig"] == {"portMappings": PORTS}
+    fake.calls.clear()
+    cni.add(network(), RuntimeConf(CID, "/x", capability_args={"mac": "aa:bb:cc:dd:ee:ff"}))
+    assert fake.commands() == [("bridge", "ADD"), ("tuning", "ADD")]
+    # tuning gets the bridge's result although portmap, in between, did not run
+    assert fake.calls[1].config["prevResult"] == BRIDGE_RESULT
+
+
+def test_a_capability_declared_false_does_not_wake_a_plugin(
+    cni_path: list[str], tmp_path: Path
+) -> None:
+    cni, fake = make(cni_path, tmp_path)
+    cni.add(network(), RuntimeConf(CID, "/x", capability_args={"ips": ["10.244.1.9/24"]}))
+    assert fake.commands() == [("bridge", "ADD")]  # portmap declares "ips": false
+
+
+def test_plugins_with_config_of_their_own_always_run(cni_path: list[str], tmp_path: Path) -> None:
+    cni, fake = make(cni_path, tmp_path)
+    net = parse_list(
+        json.dumps(
+            {
+                "cniVersion": "1.0.0",
+                "name": "pnet",
+                "plugins": [
+                    {"type": "bridge", "bridge": "b0"},
+                    {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+                    {"type": "firewall"},  # no capabilities at all
+                    # "name" and "cniVersion" are replaced by the list's: still capability-only
+                    {"type": "tuning", "name": "t", "cniVersion": "0.4.0",
+                     "capabilities": {"mac": True}},
+                ],
+            }
+        ).encode()
+    )  # fmt: skip
+    cni.add(net, BARE)
+    assert fake.commands() == [("bridge", "ADD"), ("portmap", "ADD"), ("firewall", "ADD")]
+    fake.calls.clear()
+    cni.delete(net, BARE)
+    assert fake.commands() == [("firewall", "DEL"), ("portmap", "DEL"), ("bridge", "DEL")]
+
+
+def test_del_skips_with_the_args_of_the_add_from_the_cache(
+    cni_path: list[str], tmp_path: Path
+) -> None:
+    """DEL through the cached config and arguments runs exactly the plugins ADD ran."""
+    cni, fake = make(cni_path, tmp_path)
+    cni.add(network(), RuntimeConf(CID, "/x", capability_args={"portMappings": PORTS}))
+    found = cni.get_cached_config("pnet", RuntimeConf(CID, "/x"))
+    assert found is not None
+    fake.calls.clear()
+    cni.delete(*found)
+    assert fake.commands() == [("portmap", "DEL"), ("bridge", "DEL")]
+    assert fake.calls[0].config["runtimeConfig"] == {"portMappings": PORTS}
+
+
+def test_rollback_of_a_failed_add_skips_the_idle_plugins(
+    cni_path: list[str], tmp_path: Path
+) -> None:
+    cni, fake = make(cni_path, tmp_path)
+    fake.errors[("bridge", "ADD")] = {"code": 11, "msg": "no IP addresses available"}
+    with pytest.raises(CNIError, match="no IP addresses available"):
+        cni.add(network(), BARE)
+    assert fake.commands() == [("bridge", "ADD"), ("bridge", "DEL")]
