@@ -106,14 +106,11 @@ class PsRow:
     @property
     def Ports(self) -> str:
         ports = (self.record.get("NetworkSettings") or {}).get("Ports") or {}
-        out = []
-        for port, bindings in sorted(ports.items(), key=_port_key):
-            if not bindings:
-                out.append(port)
-                continue
-            for b in bindings:
-                out.append(f"{b.get('HostIp') or '0.0.0.0'}:{b['HostPort']}->{port}")
-        return ", ".join(out)
+        if not ports:
+            return ""
+        from pynerd.network.ports import format_ps
+
+        return format_ps(ports)
 
     @property
     def State(self) -> str:
@@ -175,11 +172,6 @@ class PsRow:
                 "Status",
             )
         }
-
-
-def _port_key(item: tuple[str, Any]) -> tuple[int, str]:
-    number, _, proto = item[0].partition("/")
-    return (int(number) if number.isdigit() else 0, proto)
 
 
 def status_text(state: dict[str, Any], now: float) -> str:

@@ -93,7 +93,7 @@ def remove(
 def prune(cfg: Config, filters: list[str] | None = None) -> tuple[list[str], int]:
     """Remove every stopped container; returns their IDs and the bytes reclaimed."""
     from pynerd.containers.lifecycle import refresh
-    from pynerd.filters import label_matches, parse_filters
+    from pynerd.filters import label_matches, parse_filters, until_bound
 
     f = parse_filters(filters or [], ("until", "label"))
     removed: list[str] = []
@@ -103,7 +103,7 @@ def prune(cfg: Config, filters: list[str] | None = None) -> tuple[list[str], int
             continue
         if "label" in f and not label_matches(record["Config"].get("Labels"), f["label"]):
             continue
-        if "until" in f and any(record["Created"] >= u for u in f["until"]):
+        if "until" in f and any(record["Created"] >= until_bound(u) for u in f["until"]):
             continue
         destroy(cfg, record, False)
         removed.append(record["Id"])

@@ -137,7 +137,7 @@ class PruneResult:
 
 def prune(cfg: Config, all: bool = False, filters: list[str] | None = None) -> PruneResult:
     """Remove dangling images (with ``all``: every image no container uses), then GC."""
-    from pynerd.filters import label_matches, parse_filters
+    from pynerd.filters import label_matches, parse_filters, until_bound
     from pynerd.images.gc import collect
     from pynerd.images.view import familiar
 
@@ -155,7 +155,7 @@ def prune(cfg: Config, all: bool = False, filters: list[str] | None = None) -> P
             labels = _labels(cfg, r)
             if not label_matches(labels, f["label"]):
                 continue
-        if "until" in f and any(r.get("Created", "") >= _until(u) for u in f["until"]):
+        if "until" in f and any(r.get("Created", "") >= until_bound(u) for u in f["until"]):
             continue
         store.delete(r["Name"])
         if not r.get("Dangling"):
@@ -180,15 +180,3 @@ def _labels(cfg: Config, r: Record) -> dict[str, str]:
 
     config = load_json(ContentStore(cfg.data_root / "content").read(r["Config"]), "image config")
     return dict((config.get("config") or {}).get("Labels") or {})
-
-
-def _until(value: str) -> str:
-    """An ``until`` filter value (RFC 3339 or a Go duration like 24h) as an RFC 3339 bound."""
-    import re
-    import time
-
-    m = re.fullmatch(r"(\d+)([smh])", value)
-    if m:
-        secs = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[m.group(2)]
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - secs))
-    return value

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynerd.config import Config
-from pynerd.errors import Conflict, InvalidArgument, NotFound, PynerdError
-from pynerd.filters import label_matches, parse_filters
+from pynerd.errors import Conflict, NotFound, PynerdError
+from pynerd.filters import label_matches, parse_filters, until_bound
 from pynerd.format.listing import ListingSpec
 from pynerd.network.endpoints import Endpoint, Endpoints
 from pynerd.network.networks import CreateNetworkOptions, Network, NetworkStore
@@ -114,7 +114,7 @@ def prune(
 ) -> builtins.list[str]:
     """Remove every pynerd-made user network without attached containers."""
     f = parse_filters(filters, PRUNE_FILTERS)
-    until = [_until(u) for u in f.get("until", [])]
+    until = [until_bound(u) for u in f.get("until", [])]
     store = NetworkStore(cfg)
     removed = []
     for net in sorted(store.list(), key=lambda n: n.name):
@@ -131,27 +131,6 @@ def prune(
         store.remove(net)
         removed.append(net.name)
     return removed
-
-
-def _until(value: str) -> str:
-    """An ``until`` value as a UTC RFC 3339 time comparable with ``Created``: a Go duration
-    before now (``24h``, ``1h30m``), a Unix timestamp, or an RFC 3339 time or date."""
-    import re
-    import time
-    from datetime import datetime
-
-    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", value)
-    if parts and "".join(n + u for n, u in parts) == value:
-        t = time.time() - sum(float(n) * units[u] for n, u in parts)
-    elif re.fullmatch(r"\d+(?:\.\d+)?", value):
-        t = float(value)
-    else:
-        try:
-            t = datetime.fromisoformat(value).timestamp()  # no zone: local time, as Docker
-        except ValueError:
-            raise InvalidArgument(f'failed to parse value as time or duration: "{value}"') from None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e9):09d}Z"
 
 
 class NetworkRow:

@@ -283,14 +283,21 @@ class NetworkStore:
                 opts = _with(opts, subnets=(str(self._free_subnet(existing.values())),))
             else:
                 self._check_overlap(opts.subnets, existing.values())
-            net = self._write(opts)
+            from pynerd.network.hostnet import link_exists
+
+            bridge = opts.options.get(BRIDGE_NAME_OPT) if opts.driver == "bridge" else None
+            # a bridge that exists already (made by hand, or by Docker) is used, never deleted
+            net = self._write(opts, external=bool(bridge and link_exists(bridge)))
             self._make_host_side(net)
         return net
 
     def _make_host_side(self, net: Network) -> None:
         """Bridge device and rules of a just-written network; the file goes if they fail."""
         try:
-            self._setup_host_unlocked(net)
+            if net.meta.get("external_bridge"):
+                self.hostnet.add_rules(self.bridge_spec(net))  # the device is there already
+            else:
+                self._setup_host_unlocked(net)
         except BaseException:
             self._path(net.name).unlink(missing_ok=True)
             raise
@@ -366,7 +373,8 @@ class NetworkStore:
             return
         spec = self.bridge_spec(net)
         self.hostnet.delete_rules(spec)
-        self.hostnet.delete_bridge(spec.bridge)
+        if not net.meta.get("external_bridge"):
+            self.hostnet.delete_bridge(spec.bridge)
 
     # Plumbing.
 
@@ -434,7 +442,9 @@ class NetworkStore:
                 return name
         raise Conflict("no free bridge name pynerd0..pynerd999")
 
-    def _write(self, opts: CreateNetworkOptions, default: bool = False) -> Network:
+    def _write(
+        self, opts: CreateNetworkOptions, default: bool = False, external: bool = False
+    ) -> Network:
         from pynerd.network.cni.config import parse_list
         from pynerd.state.atomic import atomic_write
 
@@ -443,6 +453,7 @@ class NetworkStore:
         meta = {
             "id": nid,
             "created": _now(),
+            **({"external_bridge": True} if external else {}),
             "driver": opts.driver,
             "internal": opts.internal,
             "labels": dict(opts.labels),

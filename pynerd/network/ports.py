@@ -208,14 +208,42 @@ def allocate(
 
 
 def format_ps(ports: dict[str, list[dict[str, str]] | None]) -> str:
-    """The PORTS column: ``0.0.0.0:8080->80/tcp, 443/tcp`` (Docker's order: by port)."""
-    items: list[tuple[int, str, str]] = []
+    """The PORTS column of ``ps``, laid out as Docker's CLI does.
+
+    Ports are ordered by container port, then host address, host port and protocol.
+    Unpublished ports, and published ones whose host port equals the container port,
+    are grouped per protocol (and address) into ranges of consecutive ports
+    (``80-81/tcp``, ``0.0.0.0:80-81->80-81/tcp``); mappings to another host port follow
+    at the end, one each (``0.0.0.0:8080->80/tcp``).
+    """
+    entries: list[tuple[int, str, int, str]] = []  # container port, ip, host port, proto
     for key, bindings in ports.items():
-        port, _, proto = key.partition("/")
-        if not bindings:
-            items.append((int(port), proto, key))
+        number, _, protocol = key.partition("/")
+        for b in bindings or [{"HostIp": "", "HostPort": "0"}]:
+            entries.append(
+                (int(number), b.get("HostIp") or "", int(b.get("HostPort") or 0), protocol)
+            )
+    entries.sort()
+    groups: dict[str, list[int]] = {}  # key -> [first, last], in first-seen order
+    out: list[str] = []
+    mappings: list[str] = []
+    for port, ip, host_port, proto in entries:
+        if ip and host_port != port:
+            mappings.append(f"{ip}:{host_port}->{port}/{proto}")
             continue
-        for b in bindings:
-            items.append((int(port), proto, f"{b['HostIp']}:{b['HostPort']}->{key}"))
-    items.sort(key=lambda t: (t[0], t[1], t[2]))
-    return ", ".join(t[2] for t in items)
+        key = f"{ip}/{proto}" if ip else proto
+        group = groups.get(key)
+        if group is not None and port == group[1] + 1:
+            group[1] = port
+            continue
+        if group is not None:
+            out.append(_group(key, *group))
+        groups[key] = [port, port]  # a new range keeps the key's place among the groups
+    out.extend(_group(key, *g) for key, g in groups.items())
+    return ", ".join(out + mappings)
+
+
+def _group(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    span = str(first) if first == last else f"{first}-{last}"
+    return f"{ip}:{span}->{span}/{proto}" if ip else f"{span}/{proto}"

@@ -324,6 +324,11 @@ def free_ports(cfg: Config, container_id: str) -> None:
 
 def connect(cfg: Config, container_id: str, req: NetworkRequest) -> Endpoint:
     """Attach a running container's sandbox to one more network."""
+    with _locked(cfg, container_id):
+        return _connect(cfg, container_id, req)
+
+
+def _connect(cfg: Config, container_id: str, req: NetworkRequest) -> Endpoint:
     store = NetworkStore(cfg)
     net = store.get(req.network)
     endpoints = Endpoints(cfg.data_root)
@@ -344,6 +349,11 @@ def connect(cfg: Config, container_id: str, req: NetworkRequest) -> Endpoint:
 
 def disconnect(cfg: Config, container_id: str, network: str) -> Endpoint | None:
     """Detach a running container from one network; None if it was not attached."""
+    with _locked(cfg, container_id):
+        return _disconnect(cfg, container_id, network)
+
+
+def _disconnect(cfg: Config, container_id: str, network: str) -> Endpoint | None:
     from pynerd.network.cni.runtime import RuntimeConf
 
     store = NetworkStore(cfg)

@@ -61,6 +61,10 @@ class Bucket:
                 return value
         except FileNotFoundError:
             return None
+        except ValueError:
+            if self.durable:
+                raise
+            return None  # a non-durable write torn by a power loss: as if never made
 
     def keys(self) -> list[str]:
         try:

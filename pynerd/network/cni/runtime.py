@@ -90,7 +90,8 @@ class CNI:
                 prev = Result.from_dict(_parse_json(out), net.cni_version).to_dict(net.cni_version)
             except CNIError as e:
                 self._fail(e.wrapped(f"plugin {_describe(plugin)} failed (add)"), net, rt, rollback)
-        assert prev is not None  # a list has at least one plugin
+        if prev is None:  # every plugin was capability-only and had nothing to do
+            raise CNIError(f"network {net.name!r}: no plugin of the list ran")
         try:
             cache.write(
                 self._cache_path(net.name, rt),

@@ -506,3 +506,19 @@ def test_network_inspect_shape(store: NetworkStore) -> None:
         "Options": {"mtu": "1500"},
         "Labels": {"k": "v"},
     }
+
+
+def test_an_existing_bridge_is_used_and_never_deleted(
+    store: NetworkStore, host: FakeHostNet
+) -> None:
+    """Docker leaves bridges it did not create alone: a bridge made by hand (or another
+    tool) named with ``-o com.docker.network.bridge.name`` gets rules, keeps its device."""
+    host.links.add("handmade0")
+    net = store.create(
+        CreateNetworkOptions("byhand", options={"com.docker.network.bridge.name": "handmade0"})
+    )
+    assert net.meta["external_bridge"] is True
+    assert host.names() == ["add_rules"]
+    store.remove(net)
+    assert host.names() == ["add_rules", "delete_rules"]
+    assert "handmade0" in host.links

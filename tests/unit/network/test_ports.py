@@ -264,7 +264,18 @@ def test_format_ps_orders_by_port_and_shows_unpublished_ports() -> None:
             "1000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "1000"}],
         }
     )
+    # Docker's layout: groups first (unpublished, or host port = container port), then
+    # the mappings to other host ports
     assert got == (
-        "53/udp, 0.0.0.0:8081->80/tcp, 127.0.0.1:8080->80/tcp, 443/tcp, 0.0.0.0:1000->1000/tcp"
+        "53/udp, 443/tcp, 0.0.0.0:1000->1000/tcp, 0.0.0.0:8081->80/tcp, 127.0.0.1:8080->80/tcp"
     )
     assert format_ps({}) == ""
+
+
+def test_format_ps_collapses_consecutive_ports_into_ranges() -> None:
+    same = {f"{p}/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(p)}] for p in (80, 81, 82, 90)}
+    exposed = {"7000/udp": None, "7001/udp": None, "7003/udp": None}
+    # as Docker: a range that ends is listed at once, the open ones at the end
+    assert format_ps({**same, **exposed}) == (
+        "0.0.0.0:80-82->80-82/tcp, 7000-7001/udp, 0.0.0.0:90->90/tcp, 7003/udp"
+    )

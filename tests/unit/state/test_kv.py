@@ -132,3 +132,15 @@ def test_sigkill_at_any_moment_leaves_a_readable_store(tmp_path: Path) -> None:
             if not f.name.startswith("."):
                 json.loads(f.read_text())
     assert KVStore(tmp_path).bucket("data").keys()  # the writer did get going
+
+
+def test_a_torn_value_of_a_non_durable_bucket_reads_as_absent(tmp_path: Path) -> None:
+    kv = KVStore(tmp_path)
+    quick, safe = kv.bucket("quick", durable=False), kv.bucket("safe")
+    quick.put("a", {"x": 1})
+    safe.put("a", {"x": 1})
+    for b in (quick, safe):
+        (b.path / "a.json").write_bytes(b"")  # what a power loss may leave of a write
+    assert quick.get("a") is None and list(quick.items()) == []
+    with pytest.raises(ValueError):
+        safe.get("a")
