@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # The main job, end to end, offline: it grows with each subsystem.
 # Today: build a busybox rootfs, import it as an image, push it to a local
-# registry, remove it, pull it back, and run containers from it.
+# registry, remove it, pull it back, run containers from it, and serve HTTP from
+# a user network through a published port on 127.0.0.1.
 set -euo pipefail
 PYNERD=${1:-pynerd}
 root=$(mktemp -d /tmp/pynerd-demo.XXXXXX)
 reg_pid=""
 cleanup() {
+    # the demo's networks (the default bridge included) go with it: bridges and
+    # iptables rules are host-wide
+    "$(dirname "$PYNERD")/python" -c 'import sys; from pathlib import Path
+from pynerd.config import Config; from pynerd.network.networks import NetworkStore
+NetworkStore(Config(data_root=Path(sys.argv[1]), cni_netconfpath=Path(sys.argv[2]))).remove_all()' \
+        "$root/data" "$root/net.d" 2>/dev/null || true
     if [ -n "$reg_pid" ]; then
         kill "$reg_pid" 2>/dev/null || true
         wait "$reg_pid" 2>/dev/null || true  # the registry's SIGTERM status is not ours
@@ -14,7 +21,10 @@ cleanup() {
     rm -rf "$root"
 }
 trap cleanup EXIT
-p() { echo "+ pynerd $*"; "$PYNERD" --data-root "$root/data" --run-root "$root/run" "$@"; }
+p() {
+    echo "+ pynerd $*"
+    "$PYNERD" --data-root "$root/data" --run-root "$root/run" --cni-netconfpath "$root/net.d" "$@"
+}
 
 # A private registry on a free loopback port.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -46,5 +56,17 @@ p logs demo-web
 p stop -t 1 demo-web
 p ps -a
 p rm demo-web
+web_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+p network create demo-net
+p run -d --name demo-httpd --network demo-net -p "127.0.0.1:$web_port:80" \
+    "127.0.0.1:$port/demo/busybox:latest" httpd -f -p 80 -h /var/www
+p port demo-httpd
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$web_port/" >/dev/null 2>&1 && break; sleep 0.1; done
+echo "+ curl http://127.0.0.1:$web_port/"
+curl -fsS "http://127.0.0.1:$web_port/"
+p run --rm --network demo-net "127.0.0.1:$port/demo/busybox:latest" wget -qO- http://demo-httpd/
+p network inspect --format '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}' demo-net
+p rm -f demo-httpd
+p network rm demo-net
 p info --format '{{.Driver}} storage, cgroup v{{.CgroupVersion}}, runc {{.Pynerd.RuncVersion}}'
 echo "demo: OK"
