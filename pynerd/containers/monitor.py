@@ -988,7 +988,9 @@ class Monitor:
         """The container's command runs: record and report it, schedule health probes."""
         self.started = time.monotonic()
         self.exit_status = None
-        self.record(ms.running_fn(self.init_pid, health=self.health is not None))
+        # Not fsync'ed: after a power loss the container does not run whatever the record
+        # says (the next look reconciles it); its exit is recorded durably.
+        self.record(ms.running_fn(self.init_pid, health=self.health is not None), durable=False)
         self.report({"ok": True, "pid": self.init_pid})
         if self.health is not None:
             self.health_state = {"Status": "starting", "FailingStreak": 0, "Log": []}
@@ -1269,9 +1271,9 @@ class Monitor:
         self.notify_exit(code, error)
         self.done = True
 
-    def record(self, fn: Callable[[dict[str, Any]], None]) -> None:
+    def record(self, fn: Callable[[dict[str, Any]], None], durable: bool = True) -> None:
         if self.ns_root:
-            ms.update_record(self.ns_root, self.id, fn)
+            ms.update_record(self.ns_root, self.id, fn, durable)
 
     def report(self, message: dict[str, Any]) -> None:
         """Tell the CLI that started us (once): then stdout becomes /dev/null."""

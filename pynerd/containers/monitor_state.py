@@ -150,7 +150,7 @@ def _sweep(directory: str) -> None:
                 os.unlink(os.path.join(directory, name))
 
 
-def _atomic_write(path: str, data: bytes) -> None:
+def _atomic_write(path: str, data: bytes, durable: bool = True) -> None:
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f"{TEMP_PREFIX}{name}.{os.getpid()}.{os.urandom(4).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
@@ -158,7 +158,8 @@ def _atomic_write(path: str, data: bytes) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
         os.close(fd)
         fd = -1
         os.replace(tmp, path)
@@ -168,6 +169,8 @@ def _atomic_write(path: str, data: bytes) -> None:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    if not durable:
+        return
     dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
@@ -176,12 +179,13 @@ def _atomic_write(path: str, data: bytes) -> None:
 
 
 def update_record(
-    namespace_root: str, container_id: str, fn: Callable[[Record], None]
+    namespace_root: str, container_id: str, fn: Callable[[Record], None], durable: bool = True
 ) -> Record | None:
     """Apply ``fn`` to the record under the bucket lock; None (nothing written) if it is gone.
 
     A record that vanished was removed (``rm -f``) while the container ran: the monitor
-    then has nobody left to report to, which is not an error.
+    then has nobody left to report to, which is not an error. ``durable=False`` skips the
+    fsyncs, as ``pynerd.state.kv`` does, for a change a crash makes moot.
     """
     path = record_path(namespace_root, container_id)
     directory = os.path.dirname(path)
@@ -195,7 +199,7 @@ def update_record(
         if record is None:
             return None
         fn(record)
-        _atomic_write(path, dumps(record).encode())
+        _atomic_write(path, dumps(record).encode(), durable)
         return record
     finally:
         os.close(lock)
