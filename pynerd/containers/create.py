@@ -117,6 +117,8 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
         net = plan(cfg, opts, cid, exposed)
     netns: str | None = net["netns"]
     network_mode: str = net["mode"]
+    extra_hosts = _extra_hosts(cfg, opts.add_hosts)
+    net["extra_hosts"] = extra_hosts
     store = ContainerStore(cfg.namespace_root)
     name = _reserve_name(store, opts.name, cid)
     p = paths(cfg, cid)
@@ -135,7 +137,7 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
         if network_mode == "host":
             etcfiles.write(p.hosts, Path("/etc/hosts").read_text())
         else:
-            etcfiles.write(p.hosts, etcfiles.hosts_content(hostname, (), opts.add_hosts))
+            etcfiles.write(p.hosts, etcfiles.hosts_content(hostname, (), extra_hosts))
         etcfiles.write(
             p.resolv_conf,
             etcfiles.resolv_content(dns=opts.dns, search=opts.dns_search, options=opts.dns_options),
@@ -201,6 +203,22 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
     if opts.cidfile:
         _write_cidfile(opts.cidfile, cid)
     return cid
+
+
+def _extra_hosts(cfg: Config, add_hosts: tuple[str, ...]) -> list[str]:
+    """``--add-host`` with ``host-gateway`` resolved, as Docker does, to the default
+    bridge network's gateway (whatever network the container is on)."""
+    if not any(h.rpartition(":" if "=" not in h else "=")[2] == "host-gateway" for h in add_hosts):
+        return list(add_hosts)
+    from pynerd.network.networks import NetworkStore
+
+    gateway = NetworkStore(cfg).ensure_default().ipam[0]["Gateway"]
+    out = []
+    for h in add_hosts:
+        sep = "=" if "=" in h else ":"
+        name, _, ip = h.partition(sep)
+        out.append(f"{name}{sep}{gateway}" if ip == "host-gateway" else h)
+    return out
 
 
 def _undo(cfg: Config, cid: str, name: str, p: ContainerPaths) -> None:
@@ -351,6 +369,7 @@ def _record(
         },
         "Pynerd": {
             "Sandbox": bool(net["networks"]),
+            "ExtraHosts": net["extra_hosts"],
             "Networks": net["networks"],
             "Ports": net["ports"],
             "Snapshotter": cfg.snapshotter,

@@ -144,7 +144,9 @@ def up(cfg: Config, record: Record) -> Record:
             for n in private["Networks"]
         ),
         ports=tuple(PortMapping(**p) for p in private.get("Ports") or []),
-        extra_hosts=tuple(record["HostConfig"].get("ExtraHosts") or ()),
+        extra_hosts=tuple(
+            private.get("ExtraHosts") or record["HostConfig"].get("ExtraHosts") or ()
+        ),
     )
     sandbox = attach(cfg, req)
     ports: dict[str, list[dict[str, str]] | None] = {

@@ -424,3 +424,23 @@ def test_teardown_after_the_exit_code(cli: Cli, bb: str) -> None:
     assert info["NetworkSettings"]["Ports"] == {}
     r = cli.proc("run", "--rm", "-p", f"{port}:80", bb, "true")
     assert r.code == 0, r.err
+
+
+def test_mac_dns_hostname_and_extra_hosts(cli: Cli, bb: str) -> None:
+    r = sh(
+        cli,
+        bb,
+        "cat /etc/hosts /etc/resolv.conf; cat /sys/class/net/eth0/address; hostname",
+        "--add-host", "gw:host-gateway", "--add-host", "db=10.9.8.7",
+        "--dns", "10.0.0.53", "--dns-search", "example.test",
+        "--mac-address", "02:42:ac:11:00:99", "-h", "box.example.test",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    gateway = json.loads(cli("network", "inspect", "bridge").out)[0]["IPAM"]["Config"][0]
+    assert f"{gateway['Gateway']}\tgw" in lines  # Docker: the default bridge's gateway
+    assert "10.9.8.7\tdb" in lines
+    assert "nameserver 10.0.0.53" in lines and "search example.test" in lines
+    assert "02:42:ac:11:00:99" in lines and lines[-1] == "box.example.test"
+    own = [ln for ln in lines if ln.endswith("\tbox.example.test box")]
+    assert len(own) == 1 and own[0].startswith(gateway["Subnet"].rsplit(".", 1)[0])
