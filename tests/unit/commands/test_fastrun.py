@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +160,30 @@ def test_fast_path_knows_every_global_flag_but_version_and_help() -> None:
     expected = _option_kinds(root)
     del expected["-v"], expected["--version"]
     assert {opt: kind for opt, (_, kind, _) in fastrun.GLOBAL_SPEC.items()} == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--rm", "--pull", "never", "nosuch", "true"],  # the library's NotFound
+        ["run", "--pull", "sometimes", "nosuch"],  # the library's InvalidArgument
+        ["-n", "Bad/NS", "create", "--pull", "never", "nosuch"],  # a configuration error
+        ["run", "--cpu-shares", "lots", "nosuch"],  # declined: typer's usage error
+    ],
+    ids=" ".join,
+)
+def test_failures_read_the_same_on_both_paths(argv: list[str], tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    from pynerd_cli.main import run_argv
+
+    full = ["--data-root", str(tmp_path / "d"), "--run-root", str(tmp_path / "r"), *argv]
+    results = []
+    for call in (run_argv, lambda a: run_typer(app, a)):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = call(list(full))
+        results.append((code, out.getvalue(), err.getvalue()))
+    assert results[0] == results[1]
+    assert results[0][0] == 125 and results[0][2].startswith("Error: ")
