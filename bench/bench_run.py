@@ -47,12 +47,17 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 ENV = "{env}"  # the world's directory, shared by the module's cases
 REF = "{ref}"
-ROOTS = ["--data-root", f"{ENV}/pynerd/data", "--run-root", f"{ENV}/pynerd/run"]
+ROOTS = ["--data-root", f"{ENV}/pynerd/data", "--run-root", f"{ENV}/pynerd/run",
+         "--cni-netconfpath", f"{ENV}/pynerd/net.d"]
 PODMAN = [a.replace(WORK, ENV) for a in bench_pull.PODMAN]
 DOCKER_SOCK = bench_pull.DOCKER_SOCK.replace(WORK, ENV)
 CTR_SOCK = bench_pull.CTR_SOCK.replace(WORK, ENV)
 CTR = ["ctr", "-a", CTR_SOCK, "-n", bench_pull.CTR_NS]
 DOCKER = ["docker", "-H", DOCKER_SOCK]
+# A second private dockerd with Docker's default bridge network (docker0, iptables).
+DOCKER_BRIDGE_SOCK = f"unix://{ENV}/docker-bridge/docker.sock"
+DOCKER_BRIDGE = ["docker", "-H", DOCKER_BRIDGE_SOCK]
+DOCKER_BRIDGE_BIP = "10.251.0.1/24"
 RUNC = ["runc", "--root", f"{ENV}/runc/state"]
 BUNDLE = f"{ENV}/runc/bundle"
 TYPER = [PYTHON, "-c", "import typer"]
@@ -133,6 +138,7 @@ class World:
         self.registry: Registry | None = None
         self.pull_env = bench_pull.PullEnv(peers=True)  # owns the daemons it starts
         self.guard: hostenv.HostGuard | None = None
+        self.netguard: hostenv.NetGuard | None = None
         self.links: set[str] = set()
         self.firewall = ""
         self.netns: set[str] = set()
@@ -171,6 +177,7 @@ class World:
 
     def _build(self) -> None:
         self.guard = hostenv.HostGuard()
+        self.netguard = hostenv.NetGuard()
         self.links, self.firewall = hostenv.links(), hostenv.firewall()
         self.netns, self.cgroups = hostenv.netns(), hostenv.cgroups(CGROUP_PARENTS)
         self.dir = Path(tempfile.mkdtemp(prefix="pynerd-bench-run-"))
@@ -189,13 +196,24 @@ class World:
             "typer", PYTHON, f"Python {sys.version.split()[0]}", True,
             "`python -c \"import typer\"`: the interpreter and the CLI framework")
         starters = (("runc", self._runc), ("podman", self._podman), ("ctr", self._ctr),
-                    ("docker", self._docker))
+                    ("docker", self._docker), ("docker-bridge", self._docker_bridge))
         for name, start in starters if self.with_peers else ():
             try:
                 self.peers[name] = start()
             except Exception as exc:
                 self.peers[name] = PeerStatus(name, shutil.which(name), None, False,
                                               f"could not be set up: {exc}")
+        if self.usable("podman"):
+            try:
+                _run(self.sub(["podman", *PODMAN, "run", "--rm", *PODMAN_RUN[2:], REF,
+                               "true"]), "podman run (default network)")
+                self.peers["podman-bridge"] = dataclasses.replace(
+                    self.peers["podman"], name="podman-bridge",
+                    note="the same podman on its default network (bridge `podman0`, "
+                         "10.88.0.0/16, netavark: veth, addresses, iptables per container)")
+            except Exception as exc:
+                self.peers["podman-bridge"] = PeerStatus(
+                    "podman-bridge", shutil.which("podman"), None, False, f"failed: {exc}")
         if self.usable("ctr"):
             self.peers["ctr-seccomp"] = dataclasses.replace(
                 self.peers["ctr"], name="ctr-seccomp",
@@ -265,6 +283,34 @@ class World:
             "private dockerd (overlay2, its own containerd, `--bridge=none --iptables=false "
             "--ip-forward=false --ip-masq=false`)"))
 
+    def _docker_bridge(self) -> PeerStatus:
+        """A second private dockerd with Docker's default bridge network and iptables."""
+        assert self.dir is not None
+        docker, dockerd = shutil.which("docker"), shutil.which("dockerd")
+        if docker is None or dockerd is None:
+            return PeerStatus("docker-bridge", docker, None, False, "docker not installed")
+        if Path("/sys/class/net/docker0").exists():
+            return PeerStatus("docker-bridge", docker, None, False,
+                              "docker0 exists already (a running docker?): not touched")
+        base = self.dir / "docker-bridge"
+        base.mkdir()
+        (base / "daemon.json").write_text("{}\n")
+        sock = DOCKER_BRIDGE_SOCK.replace(ENV, str(self.dir))
+        daemon = hostenv.Daemon("dockerd-bridge", [
+            dockerd, "--config-file", str(base / "daemon.json"),
+            "--data-root", str(base / "data"), "--exec-root", str(base / "exec"),
+            "--pidfile", str(base / "docker.pid"), "-H", sock, "--bip", DOCKER_BRIDGE_BIP,
+        ], base / "dockerd.log")
+        self.pull_env.daemons.append(daemon)
+        server = [docker, "-H", sock, "version", "--format", "{{.Server.Version}}"]
+        daemon.start(lambda: hostenv.run_quiet(server, 5).returncode == 0, timeout_s=60)
+        _run(self.sub([*DOCKER_BRIDGE, "pull", "-q", REF]), "docker pull")
+        _run(self.sub([*DOCKER_BRIDGE, "run", "--rm", REF, "true"]), "docker run (bridge)")
+        version = hostenv.run_quiet(server).stdout.strip()
+        return PeerStatus("docker-bridge", docker, f"dockerd {version}", True,
+                          f"a second private dockerd with its default bridge (docker0, "
+                          f"--bip {DOCKER_BRIDGE_BIP}, iptables, ip-forward, masquerade)")
+
     # -- containers -------------------------------------------------------------------------
     def clear(self) -> list[str]:
         """Remove every container of every store (all private, all ours); what remains."""
@@ -285,10 +331,13 @@ class World:
         if self.usable("podman"):
             attempt("podman rm", lambda: _run(
                 self.sub(["podman", *PODMAN, "rm", "-a", "-f", "-t", "0"]), "rm"))
-        if self.usable("docker"):
-            ids = hostenv.run_quiet(self.sub([*DOCKER, "ps", "-aq"])).stdout.split()
+        for name, client in (("docker", DOCKER), ("docker-bridge", DOCKER_BRIDGE)):
+            if not self.usable(name):
+                continue
+            ids = hostenv.run_quiet(self.sub([*client, "ps", "-aq"])).stdout.split()
             if ids:
-                attempt("docker rm", lambda: _run(self.sub([*DOCKER, "rm", "-f", *ids]), "rm"))
+                argv = self.sub([*client, "rm", "-f", *ids])
+                attempt(f"{name} rm", functools.partial(_run, argv, "rm"))
         if self.usable("ctr"):
             tasks = hostenv.run_quiet(self.sub([*CTR, "tasks", "ls", "-q"])).stdout.split()
             for task in tasks:  # `tasks rm -f` kills the task first
@@ -309,6 +358,8 @@ class World:
             listers["podman"] = ["podman", *PODMAN, "ps", "-aq"]
         if self.usable("docker"):
             listers["docker"] = [*DOCKER, "ps", "-aq"]
+        if self.usable("docker-bridge"):
+            listers["docker-bridge"] = [*DOCKER_BRIDGE, "ps", "-aq"]
         if self.usable("ctr"):
             listers["ctr"] = [*CTR, "containers", "ls", "-q"]
         return listers
@@ -340,6 +391,15 @@ class World:
             ours = {*hostenv.processes_under(self.dir),
                     *hostenv.contained_processes_under(self.dir)}
         problems += hostenv.remove_cgroups(hostenv.cgroups(CGROUP_PARENTS) - self.cgroups, ours)
+        if self.netguard is not None:
+            try:
+                restored = self.netguard.restore()
+            except Exception as exc:
+                problems.append(f"restoring the host's network state: {exc}")
+            else:
+                if restored:
+                    print(f"bench: network restored: {'; '.join(restored)}", file=sys.stderr)
+            self.netguard = None
         if self.guard is not None:
             restored = self.guard.restore()
             if restored:
@@ -397,6 +457,33 @@ RUN_RM_NOTES = [
 def _setup_run_rm(work: Path) -> Prepared:
     WORLD.ensure()
     return _prepared(["podman", "ctr", "ctr-seccomp", "docker", "runc", "typer"], RUN_RM_NOTES)
+
+
+def _pynerd_settled(work: Path) -> None:
+    """Untimed, before every command: pynerd's deferred teardowns have finished, so no
+    command is timed while the previous run's cleanup still uses a core."""
+    from pynerd.state.pending import wait_pending
+
+    if WORLD.dir is not None:
+        wait_pending(WORLD.dir / "pynerd" / "data" / "namespaces" / "default")
+
+
+def _setup_run_rm_bridge(work: Path) -> Prepared:
+    WORLD.ensure()
+    return _prepared(["podman-bridge", "docker-bridge"], [
+        "- Baseline: pynerd's own `run --rm --net none` (the run-rm case): what the "
+        "network adds is the difference.",
+        "- The peers on their default networks: podman with netavark (bridge podman0, "
+        "iptables rules per container), a second private dockerd with docker0 "
+        f"(`--bip {DOCKER_BRIDGE_BIP}`, iptables, masquerade). pynerd's default `bridge` "
+        "network lives in the world's own CNI config directory. Afterwards the bridges "
+        "are deleted and the filter and nat tables restored from a snapshot "
+        "(`hostenv.NetGuard`).",
+        "- pynerd returns the exit code before its teardown ends (CNI DEL, unmount and "
+        "removal run in a forked child; the next command that looks at containers waits "
+        "for it, see docs/networking.md). Before every command, untimed, the harness "
+        "waits for that child too, so no command is timed while it still uses a core.",
+    ])
 
 
 def _setup_run_d_rm(work: Path) -> Prepared:
@@ -585,6 +672,25 @@ def cases() -> list[Case]:
             },
             setup=_setup_run_rm,
             targets={"podman": 0.75, "ctr": 1.25},
+            importtime=True,
+            peers_from_setup=True,
+            teardown=_teardown,
+        ),
+        Case(
+            name="run-rm-bridge",
+            description="`pynerd run --rm busybox true` on the default bridge network: "
+                        "a namespace, a veth and an address, run, release",
+            pynerd=[*ROOTS, "run", "--rm", REF, "true"],
+            baseline=[PYNERD, *pynerd_run],
+            peers={
+                "podman-bridge": ["podman", *PODMAN, "run", "--rm", *PODMAN_RUN[2:], REF,
+                                  "true"],
+                "docker-bridge": [*DOCKER_BRIDGE, "run", "--rm", REF, "true"],
+            },
+            setup=_setup_run_rm_bridge,
+            prepare={label: _pynerd_settled
+                     for label in ("pynerd", "baseline", "podman-bridge", "docker-bridge")},
+            targets={"podman-bridge": 0.7, "docker-bridge": 0.5},
             importtime=True,
             peers_from_setup=True,
             teardown=_teardown,

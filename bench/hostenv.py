@@ -290,3 +290,46 @@ def leaks(work: Path, links_before: set[str], firewall_before: str) -> list[str]
     if firewall() != firewall_before:
         found.append("iptables rules changed")
     return found
+
+
+class NetGuard:
+    """Network state a bridge benchmark changes: interfaces and iptables; undone at the end.
+
+    The peers' bridge modes add host-wide state that outlives their containers by design
+    (docker0 and the DOCKER chains with FORWARD's policy set to DROP, podman's netavark
+    chains, pynerd's bridges and chains, the portmap plugin's chains). The guard
+    snapshots the interfaces and the filter and nat tables before, and afterwards
+    deletes the interfaces that appeared and restores both tables from the snapshot.
+    Run benchmarks on a quiet machine: a rule someone else adds meanwhile is undone too.
+    """
+
+    TABLES = ("filter", "nat")
+
+    def __init__(self) -> None:
+        self.links = links()
+        self.tables = {t: run_quiet(["iptables-save", "-t", t], 10).stdout for t in self.TABLES}
+
+    def restore(self) -> list[str]:
+        done = []
+        for name in sorted(links() - self.links):
+            if run_quiet(["ip", "link", "del", name], 10).returncode == 0:
+                done.append(f"deleted interface {name}")
+        for table, saved in self.tables.items():
+            now = run_quiet(["iptables-save", "-t", table], 10).stdout
+            if _rules(now) != _rules(saved):
+                subprocess.run(["iptables-restore", "-T", table], input=saved, text=True,
+                               check=True, capture_output=True, timeout=30)
+                done.append(f"restored iptables table {table}")
+        return done
+
+
+def _rules(save: str) -> list[str]:
+    """iptables-save output without comments and counters, for comparison."""
+    out = []
+    for line in save.splitlines():
+        if line.startswith("#"):
+            continue
+        if line.startswith(":"):
+            line = line.rsplit(" ", 1)[0]  # drop "[packets:bytes]"
+        out.append(line)
+    return out

@@ -20,7 +20,6 @@ The default ``bridge`` network does not resolve names (as in Docker): only user 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -55,6 +54,8 @@ def extra_host_lines(add_hosts: Iterable[str], host_gateway: str | None = None) 
                     "unable to derive the IP value for host-gateway: no network gateway"
                 )
             ip = host_gateway
+        import ipaddress  # only with --add-host: ~1 ms to import
+
         try:
             ipaddress.ip_address(ip.strip("[]"))
         except ValueError:

@@ -25,13 +25,14 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pynerd.config import Config
 from pynerd.errors import Conflict, InvalidArgument, NotFound
 from pynerd.network.cni.config import NAME_RE, NetworkConfigList
+from pynerd.structs import frozen_record
 
 CNI_VERSION = "1.0.0"
 HOST_LOCK = Path("/run/lock/pynerd-networks.lock")
@@ -48,7 +49,10 @@ KNOWN_OPTS = {
 }
 
 
-@dataclass(frozen=True)
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@frozen_record
 class CreateNetworkOptions:
     name: str
     driver: str = "bridge"
@@ -56,12 +60,12 @@ class CreateNetworkOptions:
     gateways: tuple[str, ...] = ()
     ip_ranges: tuple[str, ...] = ()
     internal: bool = False
-    labels: Mapping[str, str] = field(default_factory=dict)
-    options: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = _EMPTY
+    options: Mapping[str, str] = _EMPTY
     ipv6: bool = False
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Network:
     """One network as pynerd sees it (``conf`` is None for host and none)."""
 
@@ -135,6 +139,11 @@ class Network:
             "Options": self.options,
             "Labels": self.labels,
         }
+
+
+def link_exists(name: str) -> bool:
+    """Whether the host has a network interface ``name`` (no :mod:`hostnet` import)."""
+    return os.path.exists(f"/sys/class/net/{name}")
 
 
 def _now() -> str:
@@ -283,9 +292,7 @@ class NetworkStore:
                 opts = _with(opts, subnets=(str(self._free_subnet(existing.values())),))
             else:
                 self._check_overlap(opts.subnets, existing.values())
-            from pynerd.network.hostnet import link_exists
-
-            bridge = opts.options.get(BRIDGE_NAME_OPT) if opts.driver == "bridge" else None
+                bridge = opts.options.get(BRIDGE_NAME_OPT) if opts.driver == "bridge" else None
             # a bridge that exists already (made by hand, or by Docker) is used, never deleted
             net = self._write(opts, external=bool(bridge and link_exists(bridge)))
             self._make_host_side(net)
@@ -346,16 +353,12 @@ class NetworkStore:
         """Make the bridge device and rules if the device is missing (idempotent)."""
         if not net.pynerd_made or net.driver != "bridge" or not net.bridge:
             return
-        from pynerd.network.hostnet import link_exists
-
         if link_exists(net.bridge):
             return
         with self._locked(), self._host_locked():
             self._setup_host_unlocked(net)
 
     def _setup_host_unlocked(self, net: Network) -> None:
-        from pynerd.network.hostnet import link_exists
-
         if not net.pynerd_made or net.driver != "bridge" or not net.bridge:
             return
         if link_exists(net.bridge):
@@ -433,8 +436,6 @@ class NetworkStore:
 
     def _free_bridge_name(self) -> str:
         from pynerd.network.cni.config import load_all
-        from pynerd.network.hostnet import link_exists
-
         used = {_from_conf(c).bridge for c in load_all(self.dir).values()}
         for i in range(1000):
             name = f"pynerd{i}"
@@ -470,7 +471,7 @@ class NetworkStore:
 
 
 def _with(opts: CreateNetworkOptions, **changes: Any) -> CreateNetworkOptions:
-    from dataclasses import replace
+    from pynerd.structs import replace
 
     return replace(opts, **changes)
 

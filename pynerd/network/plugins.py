@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from pynerd.procs import Runner, SubprocessRunner, find_executable
+from pynerd.structs import frozen_record
 
 # Plugins pynerd relies on, in the order `info` reports them.
 KNOWN_PLUGINS = (
@@ -21,7 +21,7 @@ KNOWN_PLUGINS = (
 )
 
 
-@dataclass(frozen=True)
+@frozen_record
 class PluginInfo:
     name: str
     path: str

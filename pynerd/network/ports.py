@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from pynerd.errors import Conflict, InvalidArgument
+from pynerd.structs import frozen_record
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class PortMapping:
     container_port: int
     protocol: str = "tcp"
@@ -167,7 +167,7 @@ def allocate(
     wanted: list[PortMapping], taken: list[PortMapping], endpoint: str
 ) -> list[PortMapping]:
     """Concrete host ports for ``wanted``, checked against ``taken`` and the host's sockets."""
-    from dataclasses import replace
+    from pynerd.structs import replace
 
     out: list[PortMapping] = []
     for m in wanted:

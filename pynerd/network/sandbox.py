@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,10 @@ from pynerd.errors import Conflict, InvalidArgument, NotFound, PynerdError
 from pynerd.network.endpoints import Endpoint, Endpoints
 from pynerd.network.networks import Network, NetworkStore
 from pynerd.network.ports import PortMapping
+from pynerd.structs import frozen_record
 
 
-@dataclass(frozen=True)
+@frozen_record
 class NetworkRequest:
     network: str  # name or ID
     aliases: tuple[str, ...] = ()
@@ -37,7 +37,7 @@ class NetworkRequest:
     mac: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SandboxRequest:
     container_id: str
     name: str  # without the leading "/"
@@ -48,12 +48,11 @@ class SandboxRequest:
     extra_hosts: tuple[str, ...] = ()
 
 
-@dataclass
+@frozen_record
 class Sandbox:
     netns: str
     endpoint: Endpoint
-    ports: list[PortMapping] = field(default_factory=list)
-    dns: list[str] = field(default_factory=list)
+    ports: list[PortMapping]
 
 
 def netns_dir(cfg: Config) -> Path:

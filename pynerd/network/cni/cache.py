@@ -15,17 +15,17 @@ rules) is gone after a power loss anyway, and ADD is on the critical path of ``r
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pynerd.network.cni.errors import CNIError
 from pynerd.state.atomic import atomic_write
+from pynerd.structs import frozen_record
 
 KIND = "cniCacheV1"
 
 
-@dataclass(frozen=True)
+@frozen_record
 class CacheEntry:
     container_id: str
     network_name: str

@@ -27,8 +27,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 from pynerd.errors import InvalidArgument
@@ -37,12 +37,13 @@ from pynerd.network.cni.config import NAME_RE, NetworkConfigList, parse_list
 from pynerd.network.cni.errors import CNIError
 from pynerd.network.cni.exec import PluginExecutor, SubprocessExecutor
 from pynerd.network.cni.result import Result
+from pynerd.structs import frozen_record, replace
 
 IFNAME_MAX = 15  # IFNAMSIZ - 1
 _IFNAME_BAD = re.compile(r"[/:\s]")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class RuntimeConf:
     """One attachment of a container to a network (libcni's RuntimeConf).
 
@@ -55,7 +56,7 @@ class RuntimeConf:
     netns_path: str
     ifname: str = "eth0"
     args: Sequence[tuple[str, str]] = ()
-    capability_args: Mapping[str, Any] = field(default_factory=dict)
+    capability_args: Mapping[str, Any] = MappingProxyType({})
 
 
 class CNI:

@@ -59,6 +59,7 @@ def host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeHostNet:
         monkeypatch.setattr(networks, "HOST_LOCK", tmp_path / "host-lock" / "networks.lock")
     monkeypatch.setattr(hostnet, "HostNet", lambda *a, **k: fake)
     monkeypatch.setattr(hostnet, "link_exists", lambda name: name in fake.links)
+    monkeypatch.setattr(networks, "link_exists", lambda name: name in fake.links)
     monkeypatch.setattr(subnets, "host_routes", lambda *a: list(fake.routes))
     return fake
 

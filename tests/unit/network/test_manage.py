@@ -102,7 +102,7 @@ def test_network_row_fields(cfg: Config, store: NetworkStore) -> None:
 def test_network_row_created_at_is_gos_time_string(
     store: NetworkStore, created: str, shown: str
 ) -> None:
-    from dataclasses import replace
+    from pynerd.structs import replace
 
     net = replace(create(store, "front"), created=created)
     assert NetworkRow(net).CreatedAt == shown
