@@ -10,6 +10,7 @@ a kill -9 in between leaves a reserved name whose record is missing, which
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,18 @@ def _labels(opts: CreateOptions, image_labels: dict[str, str] | None) -> dict[st
     return labels
 
 
-def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) -> str:
-    """Create a container; returns its 64-hex ID."""
+def create(
+    cfg: Config,
+    opts: CreateOptions,
+    progress: ProgressFn | None = None,
+    on_sandbox: Callable[[Any], None] | None = None,
+) -> str:
+    """Create a container; returns its 64-hex ID.
+
+    ``on_sandbox`` (``run`` passes it) gets the container's sandbox request as soon as
+    its name and /etc files exist, before the snapshot is mounted and the spec and
+    record are written, so the network can be attached meanwhile (see ``lifecycle.run``).
+    """
     from pynerd.containers import spec as specmod
     from pynerd.images import manifest as mf
     from pynerd.snapshots import get_snapshotter
@@ -127,11 +138,6 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
     mounts: list[Any] = []
     try:
         p.dir.mkdir(parents=True, mode=0o710)
-        top = mf.chain_ids(mf.config_diff_ids(image.config))[-1]
-        snap.prepare(cid, top, {"pynerd.container": cid})
-        p.rootfs.mkdir()
-        mount_all(snap.mounts(cid), p.rootfs)
-        mounted = True
         hostname = opts.hostname or (cid[:12] if network_mode != "host" else os.uname().nodename)
         etcfiles.write(p.hostname, hostname + "\n")
         if network_mode == "host":
@@ -142,6 +148,15 @@ def create(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None)
             p.resolv_conf,
             etcfiles.resolv_content(dns=opts.dns, search=opts.dns_search, options=opts.dns_options),
         )
+        if on_sandbox is not None and net["networks"]:
+            from pynerd.containers.network import sandbox_request
+
+            on_sandbox(sandbox_request(cid, name, hostname, p.hosts, net))
+        top = mf.chain_ids(mf.config_diff_ids(image.config))[-1]
+        snap.prepare(cid, top, {"pynerd.container": cid})
+        p.rootfs.mkdir()
+        mount_all(snap.mounts(cid), p.rootfs)
+        mounted = True
         inspect_mounts: list[dict[str, Any]] = []
         if opts.mounts or opts.volumes_from or image_cfg.get("Volumes"):
             # the volumes code is only imported when there is something to mount

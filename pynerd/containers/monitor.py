@@ -142,6 +142,7 @@ if TYPE_CHECKING:
         on_exit_remove: list[str]  # argv run after the exit is recorded (auto_remove)
         attach_first: bool  # create, then start only once a client attached (≤ 30 s)
         console_size: list[int]  # [rows, cols] for -t
+        network: dict[str, Any] | None  # release the sandbox after the last exit
 
 else:
     import _signal as _sig
@@ -1268,6 +1269,8 @@ class Monitor:
                 _wait(_spawn(list(self.cfg.get("on_exit_remove") or []), null, null, 2))
             finally:
                 os.close(null)
+        elif not self.foreground and (net := self.cfg.get("network")):
+            release_network(self.id, net)
         self.notify_exit(code, error)
         self.done = True
 
@@ -1698,6 +1701,32 @@ def _subreaper(on: bool) -> bool:
     libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0)
     return bool(value.value)
+
+
+def release_network(container_id: str, net: dict[str, Any]) -> None:
+    """Release the container's network sandbox after its last exit, in this process.
+
+    The network code is imported only now, at the end of the monitor's life, so it never
+    weighs on a running container's memory. Failures are left for the next command that
+    notices (``rm``, ``start``, ``network rm``): the exit is already recorded.
+    """
+    try:
+        from pathlib import Path
+
+        from pynerd.config import Config
+        from pynerd.containers.network import down
+
+        cfg = Config(
+            data_root=Path(net["data_root"]),
+            run_root=Path(net["run_root"]),
+            namespace=net["namespace"],
+            cni_path=tuple(net["cni_path"]),
+            cni_netconfpath=Path(net["cni_netconfpath"]),
+        )
+        down(cfg, container_id, net.get("generation"))
+    except Exception as e:
+        with ms.suppress(OSError):
+            os.write(2, f"pynerd monitor: releasing the network failed: {e}\n".encode())
 
 
 def run_foreground(

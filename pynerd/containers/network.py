@@ -125,30 +125,56 @@ def _empty_settings(network_id: str, aliases: list[str], ip: str | None) -> dict
     }
 
 
+def sandbox_request(
+    cid: str, name: str, hostname: str, hosts_path: Any, private: dict[str, Any]
+) -> Any:
+    """The network subsystem's request for a container's sandbox, from the plan that
+    ``create`` stores in the record's private ``Pynerd`` object (or hands over early)."""
+    from pynerd.network.ports import PortMapping
+    from pynerd.network.sandbox import NetworkRequest, SandboxRequest
+
+    return SandboxRequest(
+        container_id=cid,
+        name=name,
+        hostname=hostname,
+        hosts_path=hosts_path,
+        networks=tuple(
+            NetworkRequest(n["Network"], tuple(n.get("Aliases") or ()), n.get("IP"), n.get("MAC"))
+            for n in private.get("networks", private.get("Networks")) or []
+        ),
+        ports=tuple(
+            PortMapping(**p) for p in private.get("ports", private.get("Ports")) or []
+        ),
+        extra_hosts=tuple(private.get("extra_hosts", private.get("ExtraHosts")) or ()),
+    )
+
+
 def up(cfg: Config, record: Record) -> Record:
     """Attach the sandbox of a container about to start; the updated record."""
     if not uses_cni(record):
         return record
-    from pynerd.containers import state
-    from pynerd.network.ports import PortMapping
-    from pynerd.network.sandbox import NetworkRequest, SandboxRequest, attach
+    from pynerd.network.sandbox import attach
 
-    private = record["Pynerd"]
-    req = SandboxRequest(
-        container_id=record["Id"],
-        name=record["Name"].lstrip("/"),
-        hostname=record["Config"].get("Hostname") or record["Id"][:12],
-        hosts_path=record["HostsPath"],
-        networks=tuple(
-            NetworkRequest(n["Network"], tuple(n.get("Aliases") or ()), n.get("IP"), n.get("MAC"))
-            for n in private["Networks"]
-        ),
-        ports=tuple(PortMapping(**p) for p in private.get("Ports") or []),
-        extra_hosts=tuple(
-            private.get("ExtraHosts") or record["HostConfig"].get("ExtraHosts") or ()
-        ),
+    req = sandbox_request(
+        record["Id"],
+        record["Name"].lstrip("/"),
+        record["Config"].get("Hostname") or record["Id"][:12],
+        record["HostsPath"],
+        {**record["Pynerd"], "ExtraHosts": _extra_hosts_of(record)},
     )
-    sandbox = attach(cfg, req)
+    return record_sandbox(cfg, record, attach(cfg, req))
+
+
+def _extra_hosts_of(record: Record) -> list[str]:
+    return list(
+        record["Pynerd"].get("ExtraHosts") or record["HostConfig"].get("ExtraHosts") or ()
+    )
+
+
+def record_sandbox(cfg: Config, record: Record, sandbox: Any) -> Record:
+    """Put an attached sandbox's addresses and ports into the record, as Docker shows them."""
+    from pynerd.containers import state
+
     ports: dict[str, list[dict[str, str]] | None] = {
         k: None for k in (record["Config"].get("ExposedPorts") or {})
     }
