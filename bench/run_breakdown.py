@@ -358,15 +358,15 @@ def runc_specs(world: World, runs: int, scratch: Path) -> list[str]:
 
 
 def _create_start(runc: list[str], bundle: str, runs: int, scratch: Path) -> list[str]:
-    """pynerd starts a container with two runc processes; `runc run -d` is one."""
+    """pynerd starts a container with `runc run -d`, one process (create + start with -t)."""
     pid_file = str(scratch / "pid")
     quiet: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
                              "stderr": subprocess.DEVNULL, "check": True}
     ways = {
-        "`runc create` + `runc start` (pynerd's way)": [
+        "`runc create` + `runc start` (pynerd with -t)": [
             [*runc, "create", "--bundle", bundle, "--pid-file", pid_file, "cs"],
             [*runc, "start", "cs"]],
-        "`runc run -d` (one runc process)": [
+        "`runc run -d` (pynerd otherwise: one runc process)": [
             [*runc, "run", "-d", "--bundle", bundle, "--pid-file", pid_file, "cs"]],
     }
     samples: dict[str, list[float]] = defaultdict(list)
