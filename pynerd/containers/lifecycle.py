@@ -178,6 +178,16 @@ def start_attached(cfg: Config, record: Record, stdin: bool) -> int:
     return code
 
 
+def _after_exit(cfg: Config, record: Record) -> None:
+    """A foreground run's deferred teardown without ``--rm``: runc's state, the sandbox."""
+    from pynerd.containers.runtime import runc_for
+
+    runc = runc_for(cfg)
+    if runc.root is None or (runc.root / record["Id"]).exists():
+        runc.delete(record["Id"], force=True)
+    _network_down(cfg, record)
+
+
 def _remove_later(cfg: Config, record: Record) -> None:
     """``--rm`` after a foreground run: what others could trip over now, the rest deferred.
 
@@ -235,6 +245,8 @@ def run(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) ->
         if network.uses_cni(record):
             record = network.record_sandbox(cfg, record, early.result())
         config = monitor_config(cfg, record)
+        # a foreground run's runc state is deleted after the exit code is returned
+        config["defer_delete"] = not opts.detach
         if opts.detach:
             try:
                 start_detached(config)  # type: ignore[arg-type]
@@ -258,12 +270,14 @@ def run(cfg: Config, opts: CreateOptions, progress: ProgressFn | None = None) ->
             detach_keys=opts.detach_keys,
             remove=remove if opts.rm else None,
         )
-        if code != DETACHED and not opts.rm and network.uses_cni(record):
-            from pynerd.network.sandbox import free_ports
+        if code != DETACHED and not opts.rm:
             from pynerd.state.pending import defer
 
-            free_ports(cfg, cid)  # a re-run may publish the same ports at once
-            defer(cfg.namespace_root, lambda: _network_down(cfg, record))
+            if network.uses_cni(record):
+                from pynerd.network.sandbox import free_ports
+
+                free_ports(cfg, cid)  # a re-run may publish the same ports at once
+            defer(cfg.namespace_root, lambda: _after_exit(cfg, record))
         return RunResult(cid, 0 if code == DETACHED else code)
     except PynerdError:
         if opts.rm:
