@@ -10,18 +10,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pynerd.errors import ConfigError
+from pynerd.structs import frozen_record, record_field, record_fields, replace
 
 DEFAULT_TOML = "/etc/pynerd/pynerd.toml"
 SNAPSHOTTERS = ("overlayfs", "native")
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,75})$")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Config:
     """Resolved settings shared by every subsystem."""
 
@@ -38,7 +38,7 @@ class Config:
         "/etc/docker/certs.d",
     )
     debug: bool = False
-    config_file: Path | None = field(default=None, compare=False)
+    config_file: Path | None = record_field(default_factory=lambda: None, compare=False)
 
     @property
     def namespace_root(self) -> Path:
@@ -180,4 +180,4 @@ def validate(cfg: Config) -> None:
 
 def config_keys() -> list[tuple[str, str]]:
     """(key, environment variable) pairs, for docs and `info`."""
-    return [(f.name, _KEYS[f.name][0]) for f in fields(Config) if f.name in _KEYS]
+    return [(name, _KEYS[name][0]) for name in record_fields(Config) if name in _KEYS]

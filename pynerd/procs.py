@@ -7,7 +7,6 @@ results, so unit tests need neither root nor the real binaries.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -59,8 +58,10 @@ class SubprocessRunner:
 
 def find_executable(name: str, paths: Sequence[str] | None = None) -> str | None:
     """``name`` on the given search paths, or on $PATH when none are given."""
-    if paths is None:
-        return shutil.which(name)
+    if paths is None:  # $PATH, as shutil.which (not imported: ~1.5 ms on every `run`)
+        if os.sep in name:
+            return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
+        paths = [d or "." for d in os.environ.get("PATH", os.defpath).split(os.pathsep)]
     for d in paths:
         candidate = os.path.join(d, name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):

@@ -10,7 +10,6 @@ import contextlib
 import os
 import signal as _signal
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from pynerd.config import Config
@@ -155,10 +154,12 @@ def stop(cfg: Config, record: Record, timeout: int | None = None) -> Record:
     return done if done is not None else kill_and_wait(cfg, record)
 
 
-@dataclass
 class MultiResult:
-    ok: list[str] = field(default_factory=list)
-    errors: list[PynerdError] = field(default_factory=list)
+    """What a multi-target command did: the targets that worked, the errors of the rest."""
+
+    def __init__(self) -> None:
+        self.ok: list[str] = []
+        self.errors: list[PynerdError] = []
 
 
 def for_each(cfg: Config, refs: list[str], action: Any) -> MultiResult:

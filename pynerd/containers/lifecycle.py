@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from pynerd.config import Config
@@ -27,6 +26,7 @@ from pynerd.containers.layout import paths
 from pynerd.containers.options import CreateOptions
 from pynerd.errors import PynerdError
 from pynerd.images.events import ProgressFn
+from pynerd.structs import frozen_record
 
 __all__ = [
     "RunResult",
@@ -42,7 +42,7 @@ __all__ = [
 Record = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@frozen_record
 class RunResult:
     container_id: str
     exit_code: int  # the container's, or 0 when detached

@@ -237,11 +237,10 @@ def down(cfg: Config, container_id: str, generation: str | None = None) -> None:
 
 def reaper(cfg: Config) -> Any:
     """A ``reap`` hook for :mod:`pynerd.network.manage`: release endpoints of dead containers."""
-    from dataclasses import replace
-
     from pynerd.containers.control import RUNNING, refresh
     from pynerd.containers.store import ContainerStore
     from pynerd.network.sandbox import release
+    from pynerd.structs import replace
 
     def reap(ep: dict[str, Any]) -> None:
         from pynerd.state.pending import wait_pending

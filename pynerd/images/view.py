@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -29,14 +28,16 @@ def split_name(name: str) -> tuple[str, str]:
     return ref.familiar_name, ref.tag or "<none>"
 
 
-@dataclass
 class ImageView:
     """One stored image (a record) with lazy access to its blobs and layer sizes."""
 
-    cfg: Config
-    record: Record
-    content: ContentStore
-    siblings: list[Record]  # every record with the same image ID, this one included
+    def __init__(
+        self, cfg: Config, record: Record, content: ContentStore, siblings: list[Record]
+    ) -> None:
+        self.cfg = cfg
+        self.record = record
+        self.content = content
+        self.siblings = siblings  # every record with the same image ID, this one included
 
     @cached_property
     def config(self) -> dict[str, Any]:

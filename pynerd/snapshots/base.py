@@ -12,11 +12,10 @@ parallel before their parents exist.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from pynerd.structs import frozen_record
+from pynerd.structs import frozen_record, record_field
 
 KIND_COMMITTED = "committed"
 KIND_ACTIVE = "active"
@@ -36,13 +35,13 @@ class Mount:
     options: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen_record
 class SnapshotInfo:
     key: str
     parent: str | None
     kind: str  # "committed" | "active" (views, read-only actives, report "active" too)
     created: str  # RFC 3339, UTC
-    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    labels: dict[str, str] = record_field(default_factory=dict, hash=False)
 
 
 @frozen_record

@@ -29,7 +29,6 @@ import contextlib
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from pynerd.errors import AlreadyExists, InvalidArgument, NotFound
 from pynerd.snapshots.base import KIND_ACTIVE, KIND_COMMITTED, KIND_VIEW, SnapshotInfo
 from pynerd.snapshots.fsutil import remove_tree
 from pynerd.state.kv import BucketTxn, KVStore
+from pynerd.structs import frozen_record, record_field
 
 _SEQ_KEY = "next"
 
@@ -47,14 +47,14 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Record:
     key: str
     id: str
     parent: str | None
     kind: str
     created: str
-    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    labels: dict[str, str] = record_field(default_factory=dict, hash=False)
 
     def info(self) -> SnapshotInfo:
         # A view is a (read-only) active snapshot to callers: it is in use, keep its parents.
