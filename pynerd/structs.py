@@ -33,11 +33,14 @@ class _RecordField:
 
 
 def record_field(
-    *, default_factory: Callable[[], _T], compare: bool = True, hash: bool | None = None
+    *,
+    default_factory: Callable[[], _T] | None = None,
+    compare: bool = True,
+    hash: bool | None = None,
 ) -> _T:
-    """``dataclasses.field`` for a :func:`frozen_record`: a default made per instance,
-    and whether the field takes part in ``==`` and ``hash`` (``hash`` follows ``compare``
-    unless given)."""
+    """``dataclasses.field`` for a :func:`frozen_record`: a default made per instance (none:
+    the field is required), and whether the field takes part in ``==`` and ``hash``
+    (``hash`` follows ``compare`` unless given)."""
     return _RecordField(default_factory, compare, hash)  # type: ignore[return-value]
 
 

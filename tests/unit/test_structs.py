@@ -73,3 +73,36 @@ def test_replace_makes_a_changed_copy() -> None:
     assert p == Point(1, 2)
     with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
         replace(p, z=1)
+
+
+def test_record_field_factories_and_comparison_opt_outs() -> None:
+    from pynerd.structs import record_field, record_fields, replace
+
+    @frozen_record
+    class Snap:
+        key: str
+        labels: dict[str, str] = record_field(default_factory=dict, hash=False)
+        origin: str = record_field(default_factory=lambda: "?", compare=False)
+
+    a, b = Snap("k"), Snap("k")
+    assert a.labels == {} and a.labels is not b.labels  # one dict per instance
+    assert a.origin == "?" and Snap("k", origin="x").origin == "x"
+    assert a == Snap("k", origin="elsewhere")  # origin is not compared
+    assert a != Snap("k", {"x": "1"})  # labels are compared...
+    assert hash(a) == hash(Snap("k", {"x": "1"}))  # ...but not hashed (a dict cannot be)
+    assert record_fields(Snap) == ("key", "labels", "origin")
+    assert replace(a, key="j") == Snap("j")
+
+
+def test_the_run_path_imports_no_dataclasses() -> None:
+    """``dataclasses`` pulls in ``inspect`` (~5 ms); the records of ``run`` do without."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import pynerd.config, pynerd.containers.lifecycle, pynerd.containers.create,"
+        " pynerd.snapshots.overlay, pynerd.images.view, pynerd.network.sandbox;"
+        " print('dataclasses' in sys.modules, 'shutil' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

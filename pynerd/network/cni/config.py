@@ -21,13 +21,13 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pynerd.errors import network_not_found
 from pynerd.network.cni import version
 from pynerd.network.cni.errors import NetworkConfigError
+from pynerd.structs import frozen_record, record_field
 
 LIST_EXTENSIONS = (".conflist",)
 SINGLE_EXTENSIONS = (".conf", ".json")
@@ -35,7 +35,7 @@ SINGLE_EXTENSIONS = (".conf", ".json")
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$")
 
 
-@dataclass(frozen=True)
+@frozen_record
 class NetworkConfigList:
     """One network: its plugins, in ADD order, as the raw JSON objects of the file.
 
@@ -45,8 +45,8 @@ class NetworkConfigList:
 
     name: str
     cni_version: str
-    plugins: list[dict[str, Any]] = field(compare=False)
-    raw: bytes = field(repr=False)
+    plugins: list[dict[str, Any]] = record_field(compare=False)
+    raw: bytes = record_field()
     path: Path | None = None
     disable_check: bool = False
 

@@ -15,11 +15,11 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pynerd.network.cni.errors import CNIError
 from pynerd.procs import Runner, SubprocessRunner
+from pynerd.structs import frozen_record
 
 # Plugins such as portmap and firewall run iptables, found on PATH.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -103,7 +103,7 @@ class SubprocessExecutor:
         return done.stdout
 
 
-@dataclass
+@frozen_record
 class FakeCall:
     """One recorded plugin run."""
 

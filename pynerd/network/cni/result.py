@@ -9,14 +9,14 @@ by index and carry no ``version``; 0.3.x/0.4.0 add ``version`` ("4"/"6") to each
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from pynerd.network.cni import version
 from pynerd.network.cni.errors import CNIError
+from pynerd.structs import frozen_record, record_field
 
 
-@dataclass
+@frozen_record
 class Interface:
     name: str
     mac: str = ""
@@ -26,7 +26,7 @@ class Interface:
     pci_id: str = ""
 
 
-@dataclass
+@frozen_record
 class IPConfig:
     address: str  # CIDR, e.g. "10.244.1.2/24"
     gateway: str = ""
@@ -42,18 +42,18 @@ class IPConfig:
         return self.address.split("/", 1)[0]
 
 
-@dataclass
+@frozen_record
 class Route:
     dst: str
     gw: str = ""
 
 
-@dataclass
+@frozen_record
 class DNS:
-    nameservers: list[str] = field(default_factory=list)
+    nameservers: list[str] = record_field(default_factory=list)
     domain: str = ""
-    search: list[str] = field(default_factory=list)
-    options: list[str] = field(default_factory=list)
+    search: list[str] = record_field(default_factory=list)
+    options: list[str] = record_field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -68,13 +68,13 @@ class DNS:
         return out
 
 
-@dataclass
+@frozen_record
 class Result:
     cni_version: str
-    interfaces: list[Interface] = field(default_factory=list)
-    ips: list[IPConfig] = field(default_factory=list)
-    routes: list[Route] = field(default_factory=list)
-    dns: DNS = field(default_factory=DNS)
+    interfaces: list[Interface] = record_field(default_factory=list)
+    ips: list[IPConfig] = record_field(default_factory=list)
+    routes: list[Route] = record_field(default_factory=list)
+    dns: DNS = record_field(default_factory=DNS)
 
     def ips_of(self, ifname: str, sandbox: str | None = None) -> list[IPConfig]:
         """The addresses assigned to interface ``ifname`` (in ``sandbox`` if given)."""
