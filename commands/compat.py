@@ -17,17 +17,32 @@ _TRUE = ("true", "1", "t", "yes")
 _FALSE = ("false", "0", "f", "no")
 
 
-def rewrite_bool_flags(params: list[Any], args: list[str]) -> list[str]:
+def rewrite_bool_flags(
+    params: list[Any], args: list[str], interspersed: bool = True
+) -> list[str]:
+    """The rewrite above; with ``interspersed`` False (``run``, ``exec``: everything after
+    the first argument belongs to the container's command) it stops at that argument,
+    so ``run busybox echo --rm=false`` passes ``--rm=false`` to ``echo`` untouched."""
     flags: dict[str, Any] = {}
+    valued: set[str] = set()
     for p in params:
         if getattr(p, "is_flag", False) and not getattr(p, "count", False):
             for opt in p.opts:
                 flags[opt] = p
-    out = []
+        elif getattr(p, "param_type_name", "") == "option" and not getattr(p, "count", False):
+            valued.update(getattr(p, "opts", ()))
+    out: list[str] = []
+    skip_value = False
     for i, arg in enumerate(args):
-        if arg == "--":
+        if skip_value:  # the value of the option before, e.g. --name NAME
+            out.append(arg)
+            skip_value = False
+            continue
+        if arg == "--" or (not interspersed and (not arg.startswith("-") or arg == "-")):
             out.extend(args[i:])
             break
+        if arg in valued:
+            skip_value = True
         name, sep, value = arg.partition("=")
         param = flags.get(name) if sep else None
         if param is None or value.lower() not in _TRUE + _FALSE:
@@ -45,5 +60,6 @@ def rewrite_bool_flags(params: list[Any], args: list[str]) -> list[str]:
 
 class DockerCommand(TyperCommand):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        result: list[str] = super().parse_args(ctx, rewrite_bool_flags(self.params, args))
+        rewritten = rewrite_bool_flags(self.params, args, ctx.allow_interspersed_args)
+        result: list[str] = super().parse_args(ctx, rewritten)
         return result

@@ -199,3 +199,8 @@ def test_exec_runs_in_the_container_and_returns_its_code(cli: Cli, bb: str) -> N
     cli("stop", "-t", "0", "box")
     r = cli.proc("exec", "box", "true")
     assert r.code == 125 and "is not running" in r.err
+
+
+def test_the_command_keeps_words_that_look_like_docker_flags(cli: Cli, bb: str) -> None:
+    r = cli.proc("run", "--rm=true", "--net", "none", bb, "echo", "--rm=false", "-d=true")
+    assert (r.code, r.out) == (0, "--rm=false -d=true\n"), r.err
