@@ -1,6 +1,8 @@
 """The one place where failures become a line on stderr and Docker's exit code.
 
-* library errors (:class:`pynerd.errors.PynerdError`): ``Error: <message>``, their exit code;
+* library errors (:class:`pynerd.errors.PynerdError`): ``Error: <message>``, their exit code
+  — Docker's: 125 when ``run`` or ``create`` fails, 1 when another command does (126,
+  127 and a container's own code pass through);
 * usage errors (bad flag, unknown command, bad value): one line, exit 125 (click says 2);
 * anything unexpected: one line, exit 125; the traceback only with ``--debug``.
 
@@ -18,6 +20,39 @@ from collections.abc import Callable
 from typing import Any
 
 USAGE_EXIT = 125
+FAILURE_EXIT = 1  # Docker's client when a command other than run/create fails
+# global flags that take a value: skipped when looking for the command's name
+_VALUED_GLOBALS = (
+    "--data-root", "--run-root", "-n", "--namespace", "--snapshotter", "--cni-path",
+    "--cni-netconfpath", "--insecure-registry", "--hosts-dir",
+)  # fmt: skip
+
+
+def _command_words(argv: list[str]) -> list[str]:
+    """The command (and subcommand) words of ``argv``: its non-flag words, in order."""
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUED_GLOBALS:
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+            if len(words) == 2:
+                break
+    return words
+
+
+def exit_code(e: Any, argv: list[str]) -> int:
+    """A library error's exit status, as Docker's client gives it (see the module doc)."""
+    code: int = e.exit_code
+    if code != USAGE_EXIT:
+        return code
+    words = _command_words(argv)
+    if words[:1] == ["container"]:
+        words = words[1:]
+    return USAGE_EXIT if words[:1] in (["run"], ["create"]) else FAILURE_EXIT
 
 
 def _debug_requested(argv: list[str]) -> bool:
@@ -96,7 +131,7 @@ def _guarded(invoke: Callable[[], Any], argv: list[str]) -> int:
 
             traceback.print_exc()
         _error(e.message)
-        return e.exit_code
+        return exit_code(e, argv)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

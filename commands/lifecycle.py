@@ -6,6 +6,7 @@ non-zero if any failed, like Docker; successful targets are echoed as typed.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
@@ -113,6 +114,8 @@ def rm(
     result = remove(config_of(ctx), containers, force, volumes)
     if result.removed:
         write("".join(ref + "\n" for ref in result.removed))
+    for warning in result.warnings:  # Docker prints them, yet exits 0
+        sys.stderr.write(f"Error: {warning.message}\n")
     raise_all(result.errors)
 
 

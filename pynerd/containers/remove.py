@@ -63,6 +63,8 @@ class RemoveResult:
     def __init__(self) -> None:
         self.removed: list[str] = []  # the arguments, echoed like Docker
         self.errors: list[PynerdError] = []
+        # `rm -f` of a missing container: reported, yet no failure (Docker 20.10+)
+        self.warnings: list[PynerdError] = []
 
 
 def remove(
@@ -74,7 +76,13 @@ def remove(
     result = RemoveResult()
     for ref in refs:
         try:
-            record = refresh(cfg, store.find(ref))
+            try:
+                record = refresh(cfg, store.find(ref))
+            except NotFound as e:
+                if not force:
+                    raise
+                result.warnings.append(e)
+                continue
             status = record["State"]["Status"]
             if status in ("running", "paused", "restarting"):
                 if not force:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pynerd.config import Config
-from pynerd.errors import Conflict, PynerdError
+from pynerd.errors import Conflict, NotFound, PynerdError
 from pynerd.images.store import ImageStore, Record
 
 
@@ -61,6 +61,7 @@ def remove(cfg: Config, targets: list[str], force: bool = False) -> RemoveResult
     result = RemoveResult()
     deleted_any = False
     for text in targets:
+        records: list[Record] = []
         try:
             records = store.lookup(text)
             image_id = records[0]["Config"]
@@ -111,6 +112,9 @@ def remove(cfg: Config, targets: list[str], force: bool = False) -> RemoveResult
                 else:
                     result.lines.append(f"Deleted: {image_id}")
                     deleted_any = True
+        except NotFound as e:
+            if not (force and not records):  # Docker: -f makes a missing image no failure
+                result.errors.append(e)
         except PynerdError as e:
             result.errors.append(e)
     if deleted_any:

@@ -63,9 +63,9 @@ def test_inspect_finds_volumes_and_networks_like_docker(cli: Cli) -> None:
     r = cli("inspect", "--type", "volume", "--format", "{{.Driver}}", "vol1")
     assert (r.code, r.out) == (0, "local\n")
     r = cli("inspect", "--type", "volume", "nosuch")
-    assert (r.code, r.err) == (125, "Error: No such volume: nosuch\n")
+    assert (r.code, r.err) == (1, "Error: No such volume: nosuch\n")
     r = cli("inspect", "--type", "image", "vol1")
-    assert r.code == 125 and "No such image: vol1" in r.err
+    assert r.code == 1 and "No such image: vol1" in r.err
     r = cli("inspect", "vol1", "nosuch")
     assert r.err == "Error: No such object: nosuch\n"
     assert json.loads(r.out)[0]["Name"] == "vol1"
@@ -74,7 +74,7 @@ def test_inspect_finds_volumes_and_networks_like_docker(cli: Cli) -> None:
     r = cli("inspect", "--type", "network", "--format", "{{.Name}}", "none")
     assert (r.code, r.out) == (0, "none\n")
     r = cli("inspect", "--type", "network", "nosuch")
-    assert (r.code, r.err) == (125, "Error: network nosuch not found\n")
+    assert (r.code, r.err) == (1, "Error: network nosuch not found\n")
 
 
 def test_container_group_has_exec_and_top(cli: Cli, busybox_image: BuiltImage) -> None:

@@ -189,12 +189,12 @@ def test_export_refuses_a_terminal_and_a_missing_directory(
     finally:
         os.close(slave)
         os.close(master)
-    assert p.returncode == 125
+    assert p.returncode == 1
     assert p.stderr.decode() == (
         "Error: cowardly refusing to save to a terminal. Use the -o flag or redirect\n"
     )
     r = cli("export", "-o", str(tmp_path / "nodir" / "x.tar"), "ct")
-    assert r.code == 125 and "invalid output path: directory" in r.err
+    assert r.code == 1 and "invalid output path: directory" in r.err
     r = cli("export", "-o", str(tmp_path / "x.tar"), "nosuch")
     assert "No such container: nosuch" in r.err and not (tmp_path / "x.tar").exists()
 
@@ -249,7 +249,7 @@ def test_commit_makes_a_runnable_image_with_message_author_and_changes(cli: Cli,
     dangling = ok(cli, "commit", "ct").strip()
     assert dangling[7:19] in ok(cli, "images", "-q")
     r = cli("commit", "-c", "FROM busybox", "ct")
-    assert r.code == 125 and "unknown instruction: FROM" in r.err
+    assert r.code == 1 and "unknown instruction: FROM" in r.err
 
 
 def test_commit_pauses_a_running_container_and_native_snapshots_commit_too(
@@ -310,7 +310,7 @@ def test_cp_out_files_and_directories(cli: Cli, live: str, tmp_path: Path) -> No
     ok(cli, "cp", "ct:/etc/group", str(tmp_path / "passwd"))
     assert (tmp_path / "passwd").read_text().startswith("root:x:0:\n")
     r = cli("cp", "ct:/var/www", str(tmp_path / "passwd"))
-    assert r.code == 125 and "cannot copy directory" in r.err
+    assert r.code == 1 and "cannot copy directory" in r.err
 
 
 def test_cp_in_files_and_directories_with_and_without_dot(
@@ -332,9 +332,9 @@ def test_cp_in_files_and_directories_with_and_without_dot(
     ok(cli, "cp", str(src / "x"), "ct:/renamed.txt")  # a missing file destination: its name
     assert sh(cli, "cat /renamed.txt") == "x\n"
     r = cli("cp", str(src / "x"), "ct:/tmp/nodir/")
-    assert r.code == 125 and "no such directory" in r.err
+    assert r.code == 1 and "no such directory" in r.err
     r = cli("cp", str(tmp_path / "nope"), "ct:/tmp")
-    assert r.code == 125 and "no such file or directory" in r.err
+    assert r.code == 1 and "no such file or directory" in r.err
 
 
 def test_cp_archive_mode_gives_files_to_the_container_user(
@@ -368,7 +368,7 @@ def test_cp_tar_streams_both_ways(cli: Cli, live: str) -> None:
     assert r.returncode == 0, r.stderr
     assert sh(cli, "cat /tmp/inbox/a.txt; stat -c %a /tmp/inbox") == "from a tar\n750\n"
     r = raw(cli, "cp", "-", "ct:/etc/passwd", input=stream)
-    assert r.returncode == 125 and b'destination "ct:/etc/passwd" must be a directory' in r.stderr
+    assert r.returncode == 1 and b'destination "ct:/etc/passwd" must be a directory' in r.stderr
 
 
 def test_cp_never_follows_a_container_link_out_of_the_rootfs(
@@ -389,7 +389,7 @@ def test_cp_never_follows_a_container_link_out_of_the_rootfs(
     # links to the host path resolve inside the container, where it does not exist
     for dest in ("ct:/tmp/hostdir/", "ct:/tmp/hostdir", "ct:/tmp/hostfile"):
         r = cli("cp", str(tmp_path / "guard"), dest)
-        assert r.code == 125, (dest, r.out)
+        assert r.code == 1, (dest, r.out)
     assert (sentinel / "guard").read_text() == "untouched\n"
     # links to / and ../../.. lead to the container's root
     ok(cli, "cp", str(payload), "ct:/tmp/rootlink/etc/")
@@ -407,17 +407,17 @@ def test_cp_never_follows_a_container_link_out_of_the_rootfs(
     assert sh(cli, f"cat /tmp/{unique}.2") == "through the link\n"
     assert not Path("/tmp", f"{unique}.2").exists()
     r = raw(cli, "cp", "-", "ct:/tmp", input=tar_bytes(member(f"../../{unique}.3")))
-    assert r.returncode == 125 and b"is outside of" in r.stderr
+    assert r.returncode == 1 and b"is outside of" in r.stderr
     r = raw(
         cli, "cp", "-", "ct:/tmp", input=tar_bytes(member("bad", tarfile.SYMTYPE, link="../../.."))
     )
-    assert r.returncode == 125 and b"invalid symlink" in r.stderr
+    assert r.returncode == 1 and b"invalid symlink" in r.stderr
     # reading: the host file behind an absolute link is never read
     r = cli("cp", "-L", "ct:/tmp/hostfile", str(tmp_path / "stolen"))
-    assert r.code == 125 and "Could not find the file" in r.err
+    assert r.code == 1 and "Could not find the file" in r.err
     assert not (tmp_path / "stolen").exists()
     r = cli("cp", "ct:/tmp/hostdir/.", str(tmp_path / "stolen"))
-    assert r.code == 125 and not (tmp_path / "stolen").exists()
+    assert r.code == 1 and not (tmp_path / "stolen").exists()
 
 
 def test_cp_into_and_out_of_volumes(cli: Cli, bb: str, tmp_path: Path) -> None:
@@ -447,14 +447,14 @@ def test_cp_into_and_out_of_volumes(cli: Cli, bb: str, tmp_path: Path) -> None:
     ok(cli, "cp", "ct:/", str(tmp_path / "all"))  # the whole tree, volumes included
     assert (tmp_path / "all" / "data" / "g.txt").read_text() == "from inside\n"
     r = cli("cp", str(f), "ct:/ro/")
-    assert r.code == 125 and "mounted volume is marked read-only" in r.err
+    assert r.code == 1 and "mounted volume is marked read-only" in r.err
 
 
 def test_cp_errors(cli: Cli, live: str, tmp_path: Path) -> None:
     r = cli("cp", "ct:/nope", str(tmp_path / "x"))
-    assert (r.code, r.err) == (125, "Error: Could not find the file /nope in container ct\n")
+    assert (r.code, r.err) == (1, "Error: Could not find the file /nope in container ct\n")
     r = cli("cp", "nosuch:/etc/passwd", str(tmp_path / "x"))
-    assert r.code == 125 and "No such container: nosuch" in r.err
+    assert r.code == 1 and "No such container: nosuch" in r.err
     r = cli("cp", "ct:/etc/passwd", "ct:/tmp")
     assert "copying between containers is not supported" in r.err
     r = cli("cp", str(tmp_path), str(tmp_path))

@@ -201,7 +201,7 @@ def test_import_from_url(cli: Cli, busybox_image, http_dir) -> None:  # type: ig
     assert obj["Comment"] == f"Imported from {url}/rootfs.tar.gz"
     assert_busybox_tree(cli, "fromurl:latest")
     r = cli("import", f"{url}/missing.tar")
-    assert r.code == 125 and "404" in r.err
+    assert r.code == 1 and "404" in r.err
 
 
 @integration
@@ -209,15 +209,15 @@ def test_import_errors(cli: Cli, busybox_image, tmp_path: Path) -> None:  # type
     rootfs = tmp_path / "rootfs.tar"
     rootfs.write_bytes(busybox_image.rootfs_tar)
     r = cli("import", "-c", "FROM busybox", str(rootfs))
-    assert r.code == 125
+    assert r.code == 1
     assert r.err == "Error: dockerfile parse error on line 1: unknown instruction: FROM\n"
     r = cli("import", str(tmp_path / "nosuch.tar"))
-    assert r.code == 125
+    assert r.code == 1
     assert r.err == f"Error: open {tmp_path}/nosuch.tar: no such file or directory\n"
     garbage = tmp_path / "garbage"
     garbage.write_bytes(b"\x1f\x8b" + os.urandom(1000))
     r = cli("import", str(garbage), "bad")
-    assert r.code == 125 and "invalid tar archive" in r.err
+    assert r.code == 1 and "invalid tar archive" in r.err
     assert records(cli) == []
     assert no_spool_left(cli)
 
@@ -418,7 +418,7 @@ def test_corrupt_archives_are_refused_and_leave_no_image(
     bad = tmp_path / "bad.tar"
     _flip_byte_in(good, f"blobs/sha256/{busybox_image.layers[0].digest[7:]}", bad)
     r = cli("load", "-i", str(bad))
-    assert r.code == 125
+    assert r.code == 1
     assert "corrupt" in r.err and busybox_image.layers[0].digest[7:] in r.err
     assert r.err.count("\n") == 1
     assert records(cli) == [] and cli("images", "-q").out == ""
@@ -440,13 +440,13 @@ def test_corrupt_archives_are_refused_and_leave_no_image(
     _flip_byte_in(docker_tar, layer, bad)
     third = fresh_cli(tmp_path, "third")
     r = third("load", "-i", str(bad))
-    assert r.code == 125 and "corrupt" in r.err, r.err
+    assert r.code == 1 and "corrupt" in r.err, r.err
     assert records(third) == []
     # truncated input and non-archives
     r = run_bytes(third, "load", input=good.read_bytes()[:5000])
-    assert r.returncode == 125 and b"invalid archive" in r.stderr
+    assert r.returncode == 1 and b"invalid archive" in r.stderr
     r = run_bytes(third, "load", input=b"hello")
-    assert r.returncode == 125 and b"invalid archive" in r.stderr
+    assert r.returncode == 1 and b"invalid archive" in r.stderr
     assert records(third) == []
     r = third("load", "-i", str(tmp_path / "nosuch.tar"))
     assert r.err == f"Error: open {tmp_path}/nosuch.tar: no such file or directory\n"
@@ -455,10 +455,10 @@ def test_corrupt_archives_are_refused_and_leave_no_image(
 @integration
 def test_save_errors(cli: Cli, tmp_path: Path) -> None:
     r = cli("save", "-o", str(tmp_path / "x.tar"), "nosuch:tag")
-    assert (r.code, r.err) == (125, "Error: No such image: nosuch:tag\n")
+    assert (r.code, r.err) == (1, "Error: No such image: nosuch:tag\n")
     assert not (tmp_path / "x.tar").exists() and list(tmp_path.glob(".pynerd_temp_*")) == []
     r = cli("save", "-o", str(tmp_path / "no" / "x.tar"), "nosuch")
-    assert r.code == 125 and "invalid output path" in r.err
+    assert r.code == 1 and "invalid output path" in r.err
 
 
 @integration
@@ -478,5 +478,5 @@ def test_save_fetches_a_layer_blob_the_store_lacks(cli: Cli, busybox_image, tmp_
     assert cli("rmi", busybox_image.ref).code == 0
     assert content.delete(busybox_image.layers[0].digest)
     r = cli("save", "-o", str(out), busybox_image.config_digest)
-    assert r.code == 125 and "is not in the content store" in r.err, r.err
+    assert r.code == 1 and "is not in the content store" in r.err, r.err
     assert r.err.count("\n") == 1

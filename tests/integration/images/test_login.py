@@ -19,7 +19,7 @@ def test_login_verifies_before_saving_then_logout(
     env = {"DOCKER_CONFIG": str(tmp_path / "docker")}
     host = htpasswd_registry.host
     bad = cli.proc("login", host, "-u", RIG_USER, "--password-stdin", input="wrong\n", env=env)
-    assert bad.code == 125 and "401" in bad.err and bad.err.count("\n") == 1
+    assert bad.code == 1 and "401" in bad.err and bad.err.count("\n") == 1
     assert not (tmp_path / "docker" / "config.json").exists()
     r = cli.proc(
         "login", host, "-u", RIG_USER, "--password-stdin", input=RIG_PASSWORD + "\n", env=env
@@ -39,7 +39,7 @@ def test_token_auth_pull_needs_login(
     env = {"DOCKER_CONFIG": str(tmp_path / "docker")}
     ref = f"{token_registry.host}/busybox:latest"
     r = cli.proc("pull", "-q", ref, env=env)
-    assert r.code == 125 and "login" in r.err and r.err.count("\n") == 1
+    assert r.code == 1 and "login" in r.err and r.err.count("\n") == 1
     r = cli.proc("login", token_registry.host, "-u", RIG_USER, "-p", RIG_PASSWORD, env=env)
     assert r.code == 0 and "WARNING! Using --password via the CLI is insecure" in r.err
     r = cli.proc("pull", "-q", ref, env=env)

@@ -87,7 +87,7 @@ def test_inspect_has_dockers_shape(cli: Cli, busybox_image) -> None:  # type: ig
     assert cli("inspect", "--format", "{{.Id}}", busybox_image.ref).out.strip() == obj["Id"]
     assert cli("inspect", "-f", "{{json .Config.Cmd}}", obj["Id"][7:15]).out == '["sh"]\n'
     r = cli("image", "inspect", "nosuch:tag")
-    assert (r.code, r.out, r.err) == (125, "[]\n", "Error: No such image: nosuch:tag\n")
+    assert (r.code, r.out, r.err) == (1, "[]\n", "Error: No such image: nosuch:tag\n")
     r = cli("inspect", "nosuch")
     assert r.err == "Error: No such object: nosuch\n"
 
@@ -126,7 +126,7 @@ def test_oci_manifest_and_multiplatform_index(
     digests = json.loads(cli("image", "inspect", multiplatform_image.ref).out)[0]["RepoDigests"]
     assert digests == [f"{multiplatform_image.ref.rsplit(':', 1)[0]}@{multiplatform_image.digest}"]
     r = cli("pull", "--platform", "windows/amd64", multiplatform_image.ref)
-    assert r.code == 125 and "no matching manifest for windows/amd64" in r.err
+    assert r.code == 1 and "no matching manifest for windows/amd64" in r.err
 
 
 def test_all_platforms_fetches_every_blob(cli: Cli, multiplatform_image) -> None:  # type: ignore[no-untyped-def]
@@ -139,11 +139,11 @@ def test_all_platforms_fetches_every_blob(cli: Cli, multiplatform_image) -> None
 
 def test_bad_references_and_missing_images(cli: Cli, registry) -> None:  # type: ignore[no-untyped-def]
     r = cli("pull", "Busybox")
-    assert r.code == 125 and r.err.startswith("Error: invalid reference format")
+    assert r.code == 1 and r.err.startswith("Error: invalid reference format")
     r = cli("pull", f"{registry.host}/busybox:nosuchtag")
-    assert r.code == 125 and "nosuchtag" in r.err and r.err.count("\n") == 1
+    assert r.code == 1 and "nosuchtag" in r.err and r.err.count("\n") == 1
     r = cli("pull", "127.0.0.1:1/x:y")
-    assert r.code == 125 and "127.0.0.1:1" in r.err and r.err.count("\n") == 1
+    assert r.code == 1 and "127.0.0.1:1" in r.err and r.err.count("\n") == 1
 
 
 def test_tag_rmi_and_prune(cli: Cli, busybox_image) -> None:  # type: ignore[no-untyped-def]
@@ -155,13 +155,13 @@ def test_tag_rmi_and_prune(cli: Cli, busybox_image) -> None:  # type: ignore[no-
         ["mine:v1", busybox_image.ref]
     )
     r = cli("rmi", busybox_image.config_digest[7:19])
-    assert r.code == 125 and "must be forced" in r.err
+    assert r.code == 1 and "must be forced" in r.err
     r = cli("rmi", "mine:v1")
     assert r.out.startswith("Untagged: mine:v1\n") and "Deleted" not in r.out
     content = ContentStore(cli.data_root / "content")
     assert content.exists(busybox_image.layers[0].digest)
     r = cli("rmi", busybox_image.ref, "nosuch")
-    assert r.code == 125
+    assert r.code == 1
     assert f"Deleted: {busybox_image.config_digest}" in r.out
     assert r.err == "Error: No such image: nosuch:latest\n"
     assert not content.exists(busybox_image.layers[0].digest)  # garbage collected

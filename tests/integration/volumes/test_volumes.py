@@ -95,7 +95,7 @@ def test_create_anonymous_and_name_rules(cli: Cli) -> None:
     assert obj["Labels"] == {ANONYMOUS_LABEL: ""}
     assert ok(cli, "volume", "create", "--name", "viaflag") == "viaflag\n"
     r = cli("volume", "create", "--name", "a1", "b1")
-    assert r.code == 125
+    assert r.code == 1
     assert "conflicting options: either specify --name or provide positional arg" in r.err
     r = cli("volume", "create", "bad/name")
     assert r.err == (
@@ -138,7 +138,7 @@ def test_ls_table_format_and_filters(cli: Cli, ns: Path) -> None:
     r = cli("volume", "ls", "-f", "dangling=maybe")
     assert r.err == "Error: invalid filter 'dangling=[maybe]'\n"
     r = cli("volume", "ls", "-f", "bogus=1")
-    assert (r.code, r.err) == (125, "Error: invalid filter 'bogus'\n")
+    assert (r.code, r.err) == (1, "Error: invalid filter 'bogus'\n")
     out = ok(cli, "volume", "ls", "--format", '{{.Name}}\t{{.Label "env"}}', "-f", "name=app")
     assert out == "app1\tprod\napp2\t\n"
     table = ok(cli, "volume", "ls", "--format", "table {{.Name}}\t{{.Scope}}", "-f", "name=app1")
@@ -150,7 +150,7 @@ def test_ls_table_format_and_filters(cli: Cli, ns: Path) -> None:
 def test_inspect_reports_each_missing_name(cli: Cli) -> None:
     ok(cli, "volume", "create", "here")
     r = cli("volume", "inspect", "nope", "here", "gone")
-    assert r.code == 125
+    assert r.code == 1
     assert [o["Name"] for o in json.loads(r.out)] == ["here"]
     assert r.err == "Error: No such volume: nope\nError: No such volume: gone\n"
 
@@ -163,7 +163,7 @@ def test_rm_in_use_missing_and_force(cli: Cli, ns: Path) -> None:
     seed_container(ns, CID_B, [volume_mount(store, "used", "/other")])
     mountpoint = Path(store.get("free1")["Mountpoint"])
     r = cli("volume", "rm", "free1", "used", "missing", "free2")
-    assert r.code == 125
+    assert r.code == 1
     assert r.out == "free1\nfree2\n"
     assert r.err == (
         f"Error: remove used: volume is in use - [{CID_A}, {CID_B}]\n"

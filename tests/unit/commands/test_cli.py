@@ -74,14 +74,14 @@ def test_ps_lists_filters_and_formats_records(cli: Cli) -> None:
 
 def test_bad_filter_and_bad_template_are_one_line_exit_125(cli: Cli) -> None:
     r = cli("ps", "--filter", "colour=red")
-    assert (r.code, r.err) == (125, "Error: invalid filter 'colour'\n")
+    assert (r.code, r.err) == (1, "Error: invalid filter 'colour'\n")
     r = cli("ps", "--format", "{{.Names")
-    assert r.code == 125
+    assert r.code == 1
     assert r.err.startswith("Error: template: ") and r.err.count("\n") == 1
     r = cli("ps", "--format", "{{.NoSuchField}}")
     seed(cli, "c" * 64, "x", "running", "2026-01-01T00:00:00Z")
     r = cli("ps", "--format", "{{.NoSuchField}}")
-    assert r.code == 125 and "NoSuchField" in r.err and r.err.count("\n") == 1
+    assert r.code == 1 and "NoSuchField" in r.err and r.err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_config_error_is_one_line_naming_key_and_file(cli: Cli, tmp_path: Path) 
     toml = tmp_path / "c.toml"
     toml.write_text('snapshoter = "native"\n')
     r = cli("ps", env={"PYNERD_TOML": str(toml)})
-    assert r.code == 125
+    assert r.code == 1
     assert r.err == f"Error: unknown key 'snapshoter' in {toml}\n"
 
 
@@ -144,7 +144,7 @@ def test_unexpected_errors_have_no_traceback_unless_debug(cli: Cli, tmp_path: Pa
     )
     assert "Traceback" not in r.err
     r = cli.proc("-D", "ps", "--format", "{{.X", raw=True)
-    assert r.code == 125 and "Traceback" in r.err
+    assert r.code == 1 and "Traceback" in r.err
 
 
 def test_version_json_has_client_and_server_sections(cli: Cli) -> None:
@@ -175,3 +175,32 @@ def test_namespaces_keep_containers_apart(cli: Cli) -> None:
     assert cli("ps", "-q").out == "e" * 12 + "\n"
     assert cli("-n", "other", "ps", "-q").out == ""
     assert cli("ps", "-q", env={"PYNERD_NAMESPACE": "other"}).out == ""
+
+
+def test_exit_codes_are_dockers_per_command(cli: Cli) -> None:
+    """Docker's client: a failing run/create exits 125, any other failing command 1."""
+    r = cli("rm", "nosuch")
+    assert (r.code, r.err) == (1, "Error: No such container: nosuch\n")
+    assert cli("container", "rm", "nosuch").code == 1
+    assert cli("network", "rm", "nosuch").code == 1
+    assert cli.proc("run", "--rm", "nosuch-image:1", "true").code == 125
+    assert cli.proc("container", "create", "--pull", "never", "nosuch-image:1").code == 125
+    assert cli("ps", "--nosuchflag").code == 125  # usage errors: 125 everywhere
+    # -f: a missing container is reported yet no failure, a missing image silent (20.10)
+    r = cli("rm", "-f", "nosuch")
+    assert (r.code, r.out, r.err) == (0, "", "Error: No such container: nosuch\n")
+    r = cli("rmi", "-f", "nosuch:1")
+    assert (r.code, r.out, r.err) == (0, "", "")
+    assert cli("rmi", "nosuch:1").code == 1
+
+
+def test_exit_code_finds_the_command_after_global_flags() -> None:
+    from pynerd_cli.errors import exit_code
+
+    from pynerd.errors import Conflict, ContainerExit
+
+    e = Conflict("x")
+    assert exit_code(e, ["--data-root", "/d", "-n", "run", "rm", "x"]) == 1  # namespace "run"
+    assert exit_code(e, ["--data-root", "/d", "container", "run", "img"]) == 125
+    assert exit_code(e, ["-D", "create", "img"]) == 125
+    assert exit_code(ContainerExit(3), ["start", "-a", "c"]) == 3
