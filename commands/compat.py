@@ -17,9 +17,7 @@ _TRUE = ("true", "1", "t", "yes")
 _FALSE = ("false", "0", "f", "no")
 
 
-def rewrite_bool_flags(
-    params: list[Any], args: list[str], interspersed: bool = True
-) -> list[str]:
+def rewrite_bool_flags(params: list[Any], args: list[str], interspersed: bool = True) -> list[str]:
     """The rewrite above; with ``interspersed`` False (``run``, ``exec``: everything after
     the first argument belongs to the container's command) it stops at that argument,
     so ``run busybox echo --rm=false`` passes ``--rm=false`` to ``echo`` untouched."""
@@ -55,6 +53,15 @@ def rewrite_bool_flags(
         elif param.default:
             out.append(arg)  # no way to say "off": let click report it
         # else: off is the default, nothing to pass
+    return out
+
+
+def docker_pairs(items: list[str]) -> dict[str, str]:
+    """Docker's ``--label``/``--opt`` lists: ``k=v``, or ``k`` for an empty value."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key] = value
     return out
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from pynerd_cli.compat import DockerCommand
+from pynerd_cli.compat import DockerCommand, docker_pairs
 from pynerd_cli.context import config_of
 from pynerd_cli.main import CONTEXT
 from pynerd_cli.output import write
@@ -15,14 +15,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Manage networks",
 )
-
-
-def _pairs(items: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out
 
 
 def create(
@@ -59,8 +51,8 @@ def create(
         gateways=tuple(gateway),
         ip_ranges=tuple(ip_range),
         internal=internal,
-        labels=_pairs(label),
-        options=_pairs(opt),
+        labels=docker_pairs(label),
+        options=docker_pairs(opt),
         ipv6=ipv6,
     )
     write(create_network(config_of(ctx), opts).id + "\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typer
-from pynerd_cli.compat import DockerCommand
+from pynerd_cli.compat import DockerCommand, docker_pairs
 from pynerd_cli.context import config_of
 from pynerd_cli.main import CONTEXT
 from pynerd_cli.output import write
@@ -15,15 +15,6 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Manage volumes",
 )
-
-
-def _pairs(items: list[str]) -> dict[str, str]:
-    """Docker's ``--label``/``--opt`` lists: ``k=v``, or ``k`` for an empty value."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out
 
 
 def create(
@@ -44,7 +35,9 @@ def create(
         )
     store = VolumeStore(config_of(ctx).namespace_root)
     # Docker's client omits empty maps, so inspect shows null, not {}.
-    record = store.create(volume or name, _pairs(label) or None, _pairs(opt) or None, driver)
+    record = store.create(
+        volume or name, docker_pairs(label) or None, docker_pairs(opt) or None, driver
+    )
     write(record["Name"] + "\n")
 
 

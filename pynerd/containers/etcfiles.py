@@ -14,14 +14,6 @@ from pathlib import Path
 from pynerd.errors import InvalidArgument
 from pynerd.state.atomic import atomic_write
 
-DEFAULT_HOSTS = (
-    "127.0.0.1\tlocalhost\n"
-    "::1\tlocalhost ip6-localhost ip6-loopback\n"
-    "fe00::0\tip6-localnet\n"
-    "ff00::0\tip6-mcastprefix\n"
-    "ff02::1\tip6-allnodes\n"
-    "ff02::2\tip6-allrouters\n"
-)
 # Docker's fallback when the host has no usable (non-loopback) resolver.
 DEFAULT_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 # systemd-resolved keeps the real upstream list here when /etc/resolv.conf says 127.0.0.53.
@@ -34,27 +26,11 @@ def hosts_content(
     add_hosts: Iterable[str] = (),
     host_gateway: str | None = None,
 ) -> str:
-    """Docker's default hosts file, then ``--add-host`` entries, then the container's own name."""
-    lines = [DEFAULT_HOSTS]
-    for entry in add_hosts:
-        name, sep, ip = entry.partition(":") if "=" not in entry else entry.partition("=")
-        if not sep or not name or not ip:
-            raise InvalidArgument(f"bad format for add-host: {entry!r}")
-        if ip == "host-gateway":
-            if host_gateway is None:
-                raise InvalidArgument(
-                    "unable to derive the IP value for host-gateway: no network gateway"
-                )
-            ip = host_gateway
-        try:
-            ipaddress.ip_address(ip.strip("[]"))
-        except ValueError:
-            raise InvalidArgument(f"invalid IP address in add-host: {ip!r}") from None
-        lines.append(f"{ip.strip('[]')}\t{name}\n")
-    short = hostname.split(".")[0]
-    names = hostname if short == hostname else f"{hostname} {short}"
-    lines.extend(f"{a}\t{names}\n" for a in addresses)
-    return "".join(lines)
+    """Docker's default hosts file, then ``--add-host`` entries, then the container's own
+    name (the network subsystem keeps it current afterwards, with the peers' names)."""
+    from pynerd.network.endpoints import hosts_content as render
+
+    return render(hostname, addresses, add_hosts, host_gateway)
 
 
 def _is_loopback(ns: str) -> bool:

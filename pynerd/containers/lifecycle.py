@@ -194,17 +194,12 @@ def _remove_later(cfg: Config, record: Record) -> None:
     See :mod:`pynerd.state.pending`: the name and the published ports are free and
     the record says ``removing`` before ``run`` returns; a forked child removes the rest.
     """
-    from pynerd.containers.remove import destroy
+    from pynerd.containers.remove import destroy, release_name
     from pynerd.containers.store import ContainerStore
     from pynerd.state.pending import defer
 
     cid = record["Id"]
-    store = ContainerStore(cfg.namespace_root)
-    name = str(record.get("Name", "")).lstrip("/")
-    with store.names.txn() as t:
-        owner = t.get(name)
-        if owner is not None and owner.get("Id") == cid:
-            t.delete(name)
+    release_name(ContainerStore(cfg.namespace_root), record)
 
     def removing(r: Record) -> None:
         r["State"]["Status"] = "removing"

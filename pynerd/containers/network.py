@@ -149,6 +149,16 @@ def sandbox_request(
     )
 
 
+def _attached(settings: dict[str, Any], attachment: dict[str, Any]) -> dict[str, Any]:
+    """Docker's per-network settings of a container, filled from a sandbox attachment."""
+    settings.update(
+        {k: attachment[k] for k in ("EndpointID", "Gateway", "IPAddress", "IPPrefixLen")},
+        MacAddress=attachment["MacAddress"],
+        Aliases=attachment.get("Aliases"),
+    )
+    return settings
+
+
 def up(cfg: Config, record: Record) -> Record:
     """Attach the sandbox of a container about to start; the updated record."""
     if not uses_cni(record):
@@ -190,15 +200,8 @@ def record_sandbox(cfg: Config, record: Record, sandbox: Any) -> Record:
         ns["Ports"] = ports
         nets = {}
         for name, a in endpoint["Networks"].items():
-            entry = _empty_settings(a["NetworkID"], list(a.get("Aliases") or []), None)
+            entry = _attached(_empty_settings(a["NetworkID"], [], None), a)
             entry["IPAMConfig"] = a.get("IPAMConfig")
-            entry.update(
-                EndpointID=a["EndpointID"],
-                Gateway=a["Gateway"],
-                IPAddress=a["IPAddress"],
-                IPPrefixLen=a["IPPrefixLen"],
-                MacAddress=a["MacAddress"],
-            )
             nets[name] = entry
         ns["Networks"] = nets
         primary = nets.get(DEFAULT) or {}
@@ -301,15 +304,7 @@ def connect(
     settings = _empty_settings(net.id, list(aliases), ip)
     if running:
         ep = connect_sandbox(cfg, record["Id"], NetworkRequest(net.name, aliases, ip))
-        a = ep["Networks"][net.name]
-        settings.update(
-            EndpointID=a["EndpointID"],
-            Gateway=a["Gateway"],
-            IPAddress=a["IPAddress"],
-            IPPrefixLen=a["IPPrefixLen"],
-            MacAddress=a["MacAddress"],
-            Aliases=a.get("Aliases"),
-        )
+        settings = _attached(settings, ep["Networks"][net.name])
 
     def fn(r: Record) -> None:
         r["Pynerd"].setdefault("Networks", []).append(entry)

@@ -51,12 +51,17 @@ def destroy(cfg: Config, record: dict[str, Any], remove_volumes: bool) -> None:
         remove_volumes or bool(record.get("HostConfig", {}).get("AutoRemove")),
     )
     store = ContainerStore(cfg.namespace_root)
+    release_name(store, record)
+    store.records.delete(cid)
+
+
+def release_name(store: ContainerStore, record: dict[str, Any]) -> None:
+    """Free the container's name, unless another container has taken it meanwhile."""
     name = str(record.get("Name", "")).lstrip("/")
     with store.names.txn() as t:
         owner = t.get(name)
-        if owner is not None and owner.get("Id") == cid:
+        if owner is not None and owner.get("Id") == record["Id"]:
             t.delete(name)
-    store.records.delete(cid)
 
 
 class RemoveResult:
