@@ -106,15 +106,14 @@ def rm(
 ) -> None:
     """Remove one or more networks."""
     from pynerd.containers.network import reaper
-    from pynerd.errors import NotFound, raise_all
+    from pynerd.errors import raise_all
     from pynerd.network.manage import remove
 
     cfg = config_of(ctx)
-    result = remove(cfg, names, reaper(cfg))
+    result = remove(cfg, names, reaper(cfg), force)
     if result.removed:
         write("".join(n + "\n" for n in result.removed))
-    errors = [e for e in result.errors if not (force and isinstance(e, NotFound))]
-    raise_all(errors)
+    raise_all(result.errors)
 
 
 def prune(

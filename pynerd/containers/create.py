@@ -151,7 +151,11 @@ def create(
         if on_sandbox is not None and net["networks"]:
             from pynerd.containers.network import sandbox_request
 
-            on_sandbox(sandbox_request(cid, name, hostname, p.hosts, net))
+            on_sandbox(
+                sandbox_request(
+                    cid, name, hostname, p.hosts, net["networks"], net["ports"], extra_hosts
+                )
+            )
         top = mf.chain_ids(mf.config_diff_ids(image.config))[-1]
         snap.prepare(cid, top, {"pynerd.container": cid})
         p.rootfs.mkdir()

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
+
+from pynerd.timestamps import now_rfc3339
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -101,14 +102,6 @@ else:  # pragma: no cover
 
     def dumps(value: Any) -> str:
         return json.dumps(value, separators=(",", ":"))
-
-
-def now_rfc3339() -> str:
-    """UTC now with nanoseconds, as :func:`pynerd.containers.state.now_rfc3339`."""
-    t = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + (
-        f".{t % 1_000_000_000:09d}Z"
-    )
 
 
 def encode_key(key: str) -> str:

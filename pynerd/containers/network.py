@@ -126,10 +126,16 @@ def _empty_settings(network_id: str, aliases: list[str], ip: str | None) -> dict
 
 
 def sandbox_request(
-    cid: str, name: str, hostname: str, hosts_path: Any, private: dict[str, Any]
+    cid: str,
+    name: str,
+    hostname: str,
+    hosts_path: Any,
+    networks: list[dict[str, Any]],
+    ports: list[dict[str, Any]],
+    extra_hosts: list[str],
 ) -> Any:
     """The network subsystem's request for a container's sandbox, from the plan that
-    ``create`` stores in the record's private ``Pynerd`` object (or hands over early)."""
+    ``create`` makes (stored in the record's private ``Pynerd`` object)."""
     from pynerd.network.ports import PortMapping
     from pynerd.network.sandbox import NetworkRequest, SandboxRequest
 
@@ -140,12 +146,10 @@ def sandbox_request(
         hosts_path=hosts_path,
         networks=tuple(
             NetworkRequest(n["Network"], tuple(n.get("Aliases") or ()), n.get("IP"), n.get("MAC"))
-            for n in private.get("networks", private.get("Networks")) or []
+            for n in networks
         ),
-        ports=tuple(
-            PortMapping(**p) for p in private.get("ports", private.get("Ports")) or []
-        ),
-        extra_hosts=tuple(private.get("extra_hosts", private.get("ExtraHosts")) or ()),
+        ports=tuple(PortMapping(**p) for p in ports),
+        extra_hosts=tuple(extra_hosts),
     )
 
 
@@ -165,20 +169,17 @@ def up(cfg: Config, record: Record) -> Record:
         return record
     from pynerd.network.sandbox import attach
 
+    private = record["Pynerd"]
     req = sandbox_request(
         record["Id"],
         record["Name"].lstrip("/"),
         record["Config"].get("Hostname") or record["Id"][:12],
         record["HostsPath"],
-        {**record["Pynerd"], "ExtraHosts": _extra_hosts_of(record)},
+        private.get("Networks") or [],
+        private.get("Ports") or [],
+        private.get("ExtraHosts") or record["HostConfig"].get("ExtraHosts") or [],
     )
     return record_sandbox(cfg, record, attach(cfg, req))
-
-
-def _extra_hosts_of(record: Record) -> list[str]:
-    return list(
-        record["Pynerd"].get("ExtraHosts") or record["HostConfig"].get("ExtraHosts") or ()
-    )
 
 
 def record_sandbox(cfg: Config, record: Record, sandbox: Any) -> Record:

@@ -8,23 +8,17 @@ other's updates. Times are RFC 3339 with nanoseconds, as Docker prints them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pynerd.containers import monitor_state as ms
 from pynerd.containers.store import ContainerStore
 from pynerd.errors import no_such_container
+from pynerd.timestamps import now_rfc3339 as now_rfc3339  # callers use state.now_rfc3339
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 Record = dict[str, Any]
-
-
-def now_rfc3339() -> str:
-    t = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 1_000_000_000)) + (
-        f".{t % 1_000_000_000:09d}Z"
-    )
 
 
 def initial_state() -> dict[str, Any]:
@@ -66,21 +60,7 @@ def update(
 
 
 def mark_running(namespace_root: Path, container_id: str, pid: int) -> Record:
-    def fn(r: Record) -> None:
-        s = r["State"]
-        s.update(
-            Status="running",
-            Running=True,
-            Paused=False,
-            Restarting=False,
-            Dead=False,
-            Pid=pid,
-            ExitCode=0,
-            Error="",
-            StartedAt=now_rfc3339(),
-        )
-
-    return update(namespace_root, container_id, fn)
+    return update(namespace_root, container_id, ms.running_fn(pid))
 
 
 def mark_exited(
@@ -90,21 +70,7 @@ def mark_exited(
     oom_killed: bool = False,
     error: str = "",
 ) -> Record:
-    def fn(r: Record) -> None:
-        s = r["State"]
-        s.update(
-            Status="exited",
-            Running=False,
-            Paused=False,
-            Restarting=False,
-            Pid=0,
-            ExitCode=exit_code,
-            OOMKilled=oom_killed,
-            Error=error,
-            FinishedAt=now_rfc3339(),
-        )
-
-    return update(namespace_root, container_id, fn)
+    return update(namespace_root, container_id, ms.exited_fn(exit_code, oom_killed, error))
 
 
 def mark_paused(namespace_root: Path, container_id: str, paused: bool) -> Record:
@@ -115,25 +81,11 @@ def mark_paused(namespace_root: Path, container_id: str, paused: bool) -> Record
 
 
 def mark_restarting(namespace_root: Path, container_id: str, exit_code: int) -> Record:
-    def fn(r: Record) -> None:
-        r["State"].update(
-            Status="restarting",
-            Running=True,
-            Restarting=True,
-            Pid=0,
-            ExitCode=exit_code,
-            FinishedAt=now_rfc3339(),
-        )
-        r["RestartCount"] = int(r.get("RestartCount", 0)) + 1
-
-    return update(namespace_root, container_id, fn)
+    return update(namespace_root, container_id, ms.restarting_fn(exit_code))
 
 
 def set_health(namespace_root: Path, container_id: str, health: dict[str, Any]) -> Record:
-    def fn(r: Record) -> None:
-        r["State"]["Health"] = health
-
-    return update(namespace_root, container_id, fn)
+    return update(namespace_root, container_id, ms.health_fn(health))
 
 
 def set_private(namespace_root: Path, container_id: str, **values: Any) -> Record:

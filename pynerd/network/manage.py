@@ -93,7 +93,10 @@ def _remove_one(cfg: Config, store: NetworkStore, net: Network, reap: Reap | Non
     store.remove(net)
 
 
-def remove(cfg: Config, refs: Iterable[str], reap: Reap | None = None) -> RemoveResult:
+def remove(
+    cfg: Config, refs: Iterable[str], reap: Reap | None = None, force: bool = False
+) -> RemoveResult:
+    """``network rm``; with ``force`` a missing network is no error (``-f``)."""
     store = NetworkStore(cfg)
     result = RemoveResult()
     for ref in refs:
@@ -101,6 +104,8 @@ def remove(cfg: Config, refs: Iterable[str], reap: Reap | None = None) -> Remove
             try:
                 net = store.get(ref)
             except NotFound:
+                if force:
+                    continue
                 raise no_such_network(ref) from None
             _remove_one(cfg, store, net, reap)
             result.removed.append(ref)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -33,6 +32,7 @@ from pynerd.config import Config
 from pynerd.errors import Conflict, InvalidArgument, NotFound
 from pynerd.network.cni.config import NAME_RE, NetworkConfigList
 from pynerd.structs import frozen_record
+from pynerd.timestamps import now_rfc3339
 
 CNI_VERSION = "1.0.0"
 HOST_LOCK = Path("/run/lock/pynerd-networks.lock")
@@ -144,11 +144,6 @@ class Network:
 def link_exists(name: str) -> bool:
     """Whether the host has a network interface ``name`` (no :mod:`hostnet` import)."""
     return os.path.exists(f"/sys/class/net/{name}")
-
-
-def _now() -> str:
-    t = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t // 10**9)) + f".{t % 10**9:09d}Z"
 
 
 def _hash_id(text: str) -> str:
@@ -453,7 +448,7 @@ class NetworkStore:
         ipam_cfg = _ipam_config(opts)
         meta = {
             "id": nid,
-            "created": _now(),
+            "created": now_rfc3339(),
             **({"external_bridge": True} if external else {}),
             "driver": opts.driver,
             "internal": opts.internal,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pynerd.config import Config
-from pynerd.errors import Conflict, InvalidArgument, NotFound, PynerdError
+from pynerd.errors import Conflict, InvalidArgument, PynerdError
 from pynerd.network.endpoints import Endpoint, Endpoints
 from pynerd.network.networks import Network, NetworkStore
 from pynerd.network.ports import PortMapping
@@ -391,7 +391,3 @@ def rename(cfg: Config, container_id: str, new_name: str) -> None:
 def in_use(cfg: Config, network: str) -> list[Endpoint]:
     """The endpoints attached to ``network`` (by name)."""
     return Endpoints(cfg.data_root).on_network(network)
-
-
-def not_found(ref: str) -> NotFound:
-    return NotFound(f"network {ref} not found")
